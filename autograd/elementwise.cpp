@@ -1,0 +1,124 @@
+// elementwise.cpp: differentiable unary, binary, scalar and comparison ops. Forward and backward
+// come from the same functor (kernels/elementwise_ops.h): the backward of a unary op is
+// grad * f'(x, y), of a binary op the functor's da/db; the engine reduces broadcast gradients.
+#include "autograd/functions.h"
+#include "autograd/node.h"
+#include "tensor/raw.h"
+
+namespace sepal {
+
+namespace {
+
+Tensor unary_op(UnaryOp op, const Tensor& x, UnaryArgs args = {}) {
+  Tensor y = raw::unary(op, x, args);
+  if (!autograd::any_requires_grad({x})) return y;
+  Tensor y_saved = y.detach();  // saving y itself would make y own a node that owns y
+  return autograd::record(op_name(op), y, {x},
+                          [op, args, x, y_saved](const Tensor& g, const std::vector<bool>&) {
+                            return std::vector<Tensor>{raw::unary_backward(op, g, x, y_saved, args)};
+                          });
+}
+
+Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b) {
+  Tensor y = raw::binary(op, a, b);
+  return autograd::record(op_name(op), y, {a, b},
+                          [op, a, b](const Tensor& g, const std::vector<bool>& needs) {
+                            std::vector<Tensor> grads(2);
+                            for (int i = 0; i < 2; ++i)
+                              if (needs[i]) grads[i] = raw::binary_backward(op, i, g, a, b);
+                            return grads;
+                          });
+}
+
+Tensor scalar_op(const Tensor& a, double value, UnaryOp float_op, BinaryOp int_op) {
+  if (is_floating(a.dtype())) return unary_op(float_op, a, {value, 0.0});
+  return raw::binary(int_op, a, raw::scalar_like(a, value));
+}
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Add, a, b); }
+Tensor sub(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Sub, a, b); }
+Tensor mul(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Mul, a, b); }
+Tensor div(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Div, a, b); }
+Tensor maximum(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Maximum, a, b); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Minimum, a, b); }
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  Tensor y = raw::where(cond, a, b);
+  return autograd::record("where", y, {a, b}, [cond](const Tensor& g, const std::vector<bool>& needs) {
+    Tensor zero = raw::scalar_like(g, 0.0);
+    std::vector<Tensor> grads(2);
+    if (needs[0]) grads[0] = raw::where(cond, g, zero);
+    if (needs[1]) grads[1] = raw::where(cond, zero, g);
+    return grads;
+  });
+}
+
+Tensor add(const Tensor& a, double b) { return scalar_op(a, b, UnaryOp::AddScalar, BinaryOp::Add); }
+Tensor mul(const Tensor& a, double b) { return scalar_op(a, b, UnaryOp::MulScalar, BinaryOp::Mul); }
+Tensor pow(const Tensor& a, double exponent) { return unary_op(UnaryOp::PowScalar, a, {exponent, 0.0}); }
+Tensor clamp(const Tensor& a, double min, double max) {
+  if (min > max) throw Error("clamp: min " + std::to_string(min) + " is greater than max " + std::to_string(max));
+  return unary_op(UnaryOp::Clamp, a, {min, max});
+}
+
+Tensor neg(const Tensor& x) { return unary_op(UnaryOp::Neg, x); }
+Tensor exp(const Tensor& x) { return unary_op(UnaryOp::Exp, x); }
+Tensor log(const Tensor& x) { return unary_op(UnaryOp::Log, x); }
+Tensor sqrt(const Tensor& x) { return unary_op(UnaryOp::Sqrt, x); }
+Tensor rsqrt(const Tensor& x) { return unary_op(UnaryOp::Rsqrt, x); }
+Tensor abs(const Tensor& x) { return unary_op(UnaryOp::Abs, x); }
+Tensor relu(const Tensor& x) { return unary_op(UnaryOp::Relu, x); }
+Tensor sigmoid(const Tensor& x) { return unary_op(UnaryOp::Sigmoid, x); }
+Tensor tanh(const Tensor& x) { return unary_op(UnaryOp::Tanh, x); }
+Tensor sin(const Tensor& x) { return unary_op(UnaryOp::Sin, x); }
+Tensor cos(const Tensor& x) { return unary_op(UnaryOp::Cos, x); }
+Tensor square(const Tensor& x) { return unary_op(UnaryOp::Square, x); }
+Tensor reciprocal(const Tensor& x) { return unary_op(UnaryOp::Reciprocal, x); }
+
+Tensor eq(const Tensor& a, const Tensor& b) { return raw::compare(CompareOp::Eq, a, b); }
+Tensor ne(const Tensor& a, const Tensor& b) { return raw::compare(CompareOp::Ne, a, b); }
+Tensor lt(const Tensor& a, const Tensor& b) { return raw::compare(CompareOp::Lt, a, b); }
+Tensor le(const Tensor& a, const Tensor& b) { return raw::compare(CompareOp::Le, a, b); }
+Tensor gt(const Tensor& a, const Tensor& b) { return raw::compare(CompareOp::Gt, a, b); }
+Tensor ge(const Tensor& a, const Tensor& b) { return raw::compare(CompareOp::Ge, a, b); }
+Tensor eq(const Tensor& a, double b) { return eq(a, raw::scalar_like(a, b)); }
+Tensor lt(const Tensor& a, double b) { return lt(a, raw::scalar_like(a, b)); }
+Tensor gt(const Tensor& a, double b) { return gt(a, raw::scalar_like(a, b)); }
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator-(const Tensor& x) { return neg(x); }
+Tensor operator+(const Tensor& a, double b) { return add(a, b); }
+Tensor operator-(const Tensor& a, double b) { return add(a, -b); }
+Tensor operator*(const Tensor& a, double b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, double b) {
+  if (!is_floating(a.dtype())) return div(a, raw::scalar_like(a, b));
+  return mul(a, 1.0 / b);
+}
+Tensor operator+(double a, const Tensor& b) { return add(b, a); }
+Tensor operator-(double a, const Tensor& b) { return add(neg(b), a); }
+Tensor operator*(double a, const Tensor& b) { return mul(b, a); }
+Tensor operator/(double a, const Tensor& b) { return mul(reciprocal(b), a); }
+
+// ---- Tensor methods ----
+Tensor Tensor::neg() const { return sepal::neg(*this); }
+Tensor Tensor::exp() const { return sepal::exp(*this); }
+Tensor Tensor::log() const { return sepal::log(*this); }
+Tensor Tensor::sqrt() const { return sepal::sqrt(*this); }
+Tensor Tensor::rsqrt() const { return sepal::rsqrt(*this); }
+Tensor Tensor::abs() const { return sepal::abs(*this); }
+Tensor Tensor::relu() const { return sepal::relu(*this); }
+Tensor Tensor::sigmoid() const { return sepal::sigmoid(*this); }
+Tensor Tensor::tanh() const { return sepal::tanh(*this); }
+Tensor Tensor::sin() const { return sepal::sin(*this); }
+Tensor Tensor::cos() const { return sepal::cos(*this); }
+Tensor Tensor::square() const { return sepal::square(*this); }
+Tensor Tensor::reciprocal() const { return sepal::reciprocal(*this); }
+Tensor Tensor::pow(double exponent) const { return sepal::pow(*this, exponent); }
+Tensor Tensor::clamp(double min, double max) const { return sepal::clamp(*this, min, max); }
+
+}  // namespace sepal

@@ -1,0 +1,64 @@
+# SepalCuda.cmake: decides whether the CUDA backend is built (SEPAL_CUDA=AUTO|ON|OFF), picks the
+# architectures (SEPAL_CUDA_ARCHS, default 90 for the H100/H200), and finds cuBLAS and cuDNN.
+# cuDNN is looked for in the CUDA toolkit, in CUDNN_ROOT, and inside Python's nvidia-cudnn wheels
+# (a GPU machine may have cuDNN only there).
+include(CheckLanguage)
+set(SEPAL_WITH_CUDA OFF)
+if(NOT SEPAL_CUDA STREQUAL "OFF")
+  if(NOT CMAKE_CUDA_COMPILER AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    set(SEPAL_WITH_CUDA ON)
+  elseif(SEPAL_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "SEPAL_CUDA=ON but no CUDA compiler was found (set CMAKE_CUDA_COMPILER)")
+  endif()
+endif()
+
+if(SEPAL_WITH_CUDA)
+  set(SEPAL_CUDA_ARCHS "90" CACHE STRING "CUDA architectures to build for")
+  set(CMAKE_CUDA_ARCHITECTURES ${SEPAL_CUDA_ARCHS})
+  set(CMAKE_CUDA_STANDARD 20)
+  set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+  enable_language(CUDA)
+  find_package(CUDAToolkit REQUIRED)
+
+  # cuDNN: toolkit, CUDNN_ROOT, then pip wheels (nvidia/cudnn/{include,lib}).
+  set(_cudnn_hints ${CUDNN_ROOT} $ENV{CUDNN_ROOT} ${CUDAToolkit_LIBRARY_ROOT})
+  find_package(Python3 COMPONENTS Interpreter QUIET)
+  if(Python3_Interpreter_FOUND)
+    execute_process(
+      COMMAND ${Python3_EXECUTABLE} -c "import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__))"
+      OUTPUT_VARIABLE _wheel_cudnn OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+    if(_wheel_cudnn)
+      list(APPEND _cudnn_hints ${_wheel_cudnn})
+    endif()
+  endif()
+  find_path(SEPAL_CUDNN_INCLUDE cudnn.h HINTS ${_cudnn_hints} ${CUDAToolkit_INCLUDE_DIRS} PATH_SUFFIXES include)
+  find_library(SEPAL_CUDNN_LIBRARY NAMES cudnn libcudnn.so.9 HINTS ${_cudnn_hints} ${CUDAToolkit_LIBRARY_DIR}
+               PATH_SUFFIXES lib lib64)
+  if(SEPAL_CUDNN_INCLUDE AND SEPAL_CUDNN_LIBRARY)
+    message(STATUS "sepal: cuDNN ${SEPAL_CUDNN_LIBRARY}")
+  else()
+    message(STATUS "sepal: cuDNN not found (set CUDNN_ROOT); building without it")
+  endif()
+  message(STATUS "sepal: CUDA backend ON (architectures ${CMAKE_CUDA_ARCHITECTURES})")
+else()
+  message(STATUS "sepal: CUDA backend OFF")
+endif()
+
+# Adds the CUDA sources and libraries to `target`.
+function(sepal_add_cuda_backend target)
+  file(GLOB _cuda_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tensor/cuda/*.cu ${PROJECT_SOURCE_DIR}/tensor/cuda/*.cpp)
+  target_sources(${target} PRIVATE ${_cuda_sources})
+  target_compile_definitions(${target} PRIVATE SEPAL_WITH_CUDA=1)
+  target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr -Xcompiler=-fopenmp>)
+  target_link_libraries(${target} PRIVATE CUDA::cudart CUDA::cublas)
+  if(SEPAL_CUDNN_INCLUDE AND SEPAL_CUDNN_LIBRARY)
+    target_include_directories(${target} PRIVATE ${SEPAL_CUDNN_INCLUDE})
+    target_link_libraries(${target} PRIVATE ${SEPAL_CUDNN_LIBRARY})
+    target_compile_definitions(${target} PRIVATE SEPAL_WITH_CUDNN=1)
+  endif()
+  set_target_properties(${target} PROPERTIES CUDA_SEPARABLE_COMPILATION OFF)
+endfunction()

@@ -1,0 +1,88 @@
+// backend.h: the interface every device backend implements. Every method is pure virtual, so a
+// backend that lacks a kernel does not compile. The raw ops (tensor/raw.h) validate arguments,
+// allocate outputs and call these; kernels may assume the documented preconditions.
+//
+// Common preconditions: all tensors are on this backend's device; outputs are freshly allocated
+// and contiguous unless stated otherwise; inputs may have any strides (including 0 strides from
+// broadcasting/expand) and their shape equals the output's shape (the raw layer expands them).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "tensor/kernels/elementwise_ops.h"
+#include "tensor/kernels/philox.h"
+#include "tensor/tensor.h"
+
+namespace sepal {
+
+#define SEPAL_ENUM_ENTRY(Name, Functor, text) Name,
+enum class UnaryOp : uint8_t { SEPAL_UNARY_OPS(SEPAL_ENUM_ENTRY) };
+enum class BinaryOp : uint8_t { SEPAL_BINARY_OPS(SEPAL_ENUM_ENTRY) };
+enum class CompareOp : uint8_t { SEPAL_COMPARE_OPS(SEPAL_ENUM_ENTRY) };
+#undef SEPAL_ENUM_ENTRY
+const char* op_name(UnaryOp op);
+const char* op_name(BinaryOp op);
+const char* op_name(CompareOp op);
+
+enum class ReduceOp : uint8_t { Sum, Mean, Max, Min, ArgMax, ArgMin };
+const char* op_name(ReduceOp op);
+
+// Scalar arguments of parameterised unary ops, in double; kernels convert to the dtype.
+struct UnaryArgs {
+  double a = 0.0;
+  double b = 0.0;
+};
+
+struct RandomArgs {
+  kernels::RandomKind kind;
+  uint64_t seed;
+  uint64_t offset;
+  double a, b;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // ---- memory ----
+  virtual void* allocate(size_t nbytes) = 0;  // never null; throws on failure
+  virtual void deallocate(void* ptr, size_t nbytes) = 0;
+  virtual void copy_from_host(void* dst, const void* host_src, size_t nbytes) = 0;
+  virtual void copy_to_host(void* host_dst, const void* src, size_t nbytes) = 0;
+  virtual void synchronize() = 0;
+
+  // ---- creation ----
+  virtual void fill(const Tensor& out, double value) = 0;            // out: any strides
+  virtual void arange(const Tensor& out, double start, double step) = 0;
+  virtual void random(const Tensor& out, const RandomArgs& args) = 0;  // out[i] = RandomFill(i)
+
+  // ---- elementwise ----
+  // dst[i] = cast(src[i]); dst may have any (non-overlapping) strides and any dtype.
+  virtual void copy(const Tensor& src, const Tensor& dst) = 0;
+  // out = op(in); floating dtypes.
+  virtual void unary(UnaryOp op, const UnaryArgs& args, const Tensor& in, const Tensor& out) = 0;
+  // grad_in = grad * op'(in, result); floating dtypes.
+  virtual void unary_backward(UnaryOp op, const UnaryArgs& args, const Tensor& grad,
+                              const Tensor& in, const Tensor& result, const Tensor& grad_in) = 0;
+  // out = op(a, b); arithmetic dtypes. out may alias a (in-place update) when a is contiguous.
+  virtual void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  // grad_in = d op / d (a if input == 0 else b) for upstream grad; floating dtypes.
+  virtual void binary_backward(BinaryOp op, int input, const Tensor& grad, const Tensor& a,
+                               const Tensor& b, const Tensor& grad_in) = 0;
+  virtual void compare(CompareOp op, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+  virtual void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) = 0;
+
+  // ---- reductions ----
+  // in: contiguous [rows, n] with n >= 1; out: contiguous [rows] (int64 for ArgMax/ArgMin).
+  virtual void reduce_rows(ReduceOp op, const Tensor& in, const Tensor& out) = 0;
+
+  // ---- linear algebra ----
+  // out[b] = a[b] @ bm[b] for 3-D tensors [batch, m, k] @ [batch, k, n] -> [batch, m, n];
+  // a and bm may be transposed views (either of their last two strides equal to 1).
+  virtual void matmul(const Tensor& a, const Tensor& bm, const Tensor& out) = 0;
+};
+
+// The backend for a device; throws DeviceError when the device is unavailable.
+Backend& backend_for(Device device);
+
+}  // namespace sepal
