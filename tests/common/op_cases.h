@@ -1,0 +1,145 @@
+// op_cases.h: the one table of op cases (ggml's test-backend-ops model). Each case names an op,
+// the shapes and value domain of its inputs and a function applying it; the same table drives
+// the float64 gradient checks (tests/autograd), the CUDA-versus-CPU checks (tests/cuda) and can
+// drive benchmarks. A new differentiable op gets a row here and is then checked everywhere.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <sepal.h>
+
+namespace sepal::testing {
+
+enum class Domain { Any, Positive, AwayFromZero };  // input values: N(0,1), in [0.5, 2], |x| in [0.5, 2]
+
+struct InputSpec {
+  Shape shape;
+  Domain domain = Domain::Any;
+  bool transposed = false;  // build as the transpose of a contiguous tensor (non-contiguous input)
+};
+
+struct OpCase {
+  std::string name;
+  std::vector<InputSpec> inputs;
+  std::function<Tensor(const std::vector<Tensor>&)> fn;
+  bool differentiable = true;
+};
+
+// Deterministic inputs for a case on `device` in `dtype`, generated on the CPU in float64 so
+// every device and dtype sees the same values.
+inline std::vector<Tensor> make_inputs(const OpCase& c, DType dtype, Device device, uint64_t seed = 1234) {
+  Generator gen(seed);
+  std::vector<Tensor> out;
+  for (const InputSpec& spec : c.inputs) {
+    Shape shape = spec.shape;
+    if (spec.transposed && shape.size() >= 2) std::swap(shape[shape.size() - 1], shape[shape.size() - 2]);
+    Tensor x;
+    switch (spec.domain) {
+      case Domain::Any: x = randn(shape, DType::Float64, &gen); break;
+      case Domain::Positive: x = uniform(shape, 0.5, 2.0, DType::Float64, &gen); break;
+      case Domain::AwayFromZero: {
+        Tensor mag = uniform(shape, 0.5, 2.0, DType::Float64, &gen);
+        Tensor sign = where(lt(rand(shape, DType::Float64, &gen), 0.5), full({}, -1.0, DType::Float64),
+                            full({}, 1.0, DType::Float64));
+        x = mag * sign;
+        break;
+      }
+    }
+    x = raw::to_device(raw::cast(x, dtype), device);
+    if (spec.transposed && shape.size() >= 2) x = raw::transpose(x, -1, -2);
+    out.push_back(x);
+  }
+  return out;
+}
+
+// Every differentiable op, with broadcasting, non-contiguous and edge-case shapes.
+inline std::vector<OpCase> op_cases() {
+  using V = const std::vector<Tensor>&;
+  std::vector<OpCase> cases;
+  auto unary = [&](const std::string& name, Domain d, std::function<Tensor(const Tensor&)> f) {
+    cases.push_back({name, {{{3, 5}, d}}, [f](V in) { return f(in[0]); }});
+    cases.push_back({name + "_transposed", {{{4, 3}, d, true}}, [f](V in) { return f(in[0]); }});
+  };
+  unary("neg", Domain::Any, [](const Tensor& x) { return -x; });
+  unary("exp", Domain::Any, [](const Tensor& x) { return x.exp(); });
+  unary("log", Domain::Positive, [](const Tensor& x) { return x.log(); });
+  unary("sqrt", Domain::Positive, [](const Tensor& x) { return x.sqrt(); });
+  unary("rsqrt", Domain::Positive, [](const Tensor& x) { return x.rsqrt(); });
+  unary("abs", Domain::AwayFromZero, [](const Tensor& x) { return x.abs(); });
+  unary("relu", Domain::AwayFromZero, [](const Tensor& x) { return x.relu(); });
+  unary("sigmoid", Domain::Any, [](const Tensor& x) { return x.sigmoid(); });
+  unary("tanh", Domain::Any, [](const Tensor& x) { return x.tanh(); });
+  unary("sin", Domain::Any, [](const Tensor& x) { return x.sin(); });
+  unary("cos", Domain::Any, [](const Tensor& x) { return x.cos(); });
+  unary("square", Domain::Any, [](const Tensor& x) { return x.square(); });
+  unary("reciprocal", Domain::AwayFromZero, [](const Tensor& x) { return x.reciprocal(); });
+  unary("add_scalar", Domain::Any, [](const Tensor& x) { return x + 2.5; });
+  unary("rsub_scalar", Domain::Any, [](const Tensor& x) { return 2.5 - x; });
+  unary("mul_scalar", Domain::Any, [](const Tensor& x) { return x * -1.5; });
+  unary("div_scalar", Domain::Any, [](const Tensor& x) { return x / 4.0; });
+  unary("rdiv_scalar", Domain::AwayFromZero, [](const Tensor& x) { return 3.0 / x; });
+  unary("pow", Domain::Positive, [](const Tensor& x) { return x.pow(2.5); });
+  unary("clamp", Domain::AwayFromZero, [](const Tensor& x) { return x.clamp(-1.0, 1.0); });
+
+  auto binary = [&](const std::string& name, Domain db, std::function<Tensor(const Tensor&, const Tensor&)> f) {
+    cases.push_back({name, {{{3, 4}}, {{3, 4}, db}}, [f](V in) { return f(in[0], in[1]); }});
+    cases.push_back({name + "_broadcast", {{{2, 3, 4}}, {{3, 1}, db}}, [f](V in) { return f(in[0], in[1]); }});
+    cases.push_back({name + "_broadcast_both", {{{4, 1}}, {{1, 5}, db}}, [f](V in) { return f(in[0], in[1]); }});
+    cases.push_back({name + "_transposed", {{{3, 4}, Domain::Any, true}, {{3, 4}, db}},
+                     [f](V in) { return f(in[0], in[1]); }});
+  };
+  binary("add", Domain::Any, [](const Tensor& a, const Tensor& b) { return a + b; });
+  binary("sub", Domain::Any, [](const Tensor& a, const Tensor& b) { return a - b; });
+  binary("mul", Domain::Any, [](const Tensor& a, const Tensor& b) { return a * b; });
+  binary("div", Domain::AwayFromZero, [](const Tensor& a, const Tensor& b) { return a / b; });
+  binary("maximum", Domain::Any, [](const Tensor& a, const Tensor& b) { return maximum(a, b); });
+  binary("minimum", Domain::Any, [](const Tensor& a, const Tensor& b) { return minimum(a, b); });
+  cases.push_back({"where", {{{3, 4}}, {{3, 4}}, {{1, 4}}},
+                   [](V in) { return where(gt(in[0], 0.0), in[1], in[2]); }});
+
+  auto reduction = [&](const std::string& name, std::function<Tensor(const Tensor&)> f, Shape shape = {3, 4, 5}) {
+    cases.push_back({name, {{shape}}, [f](V in) { return f(in[0]); }});
+  };
+  reduction("sum_all", [](const Tensor& x) { return x.sum(); });
+  reduction("sum_dim0", [](const Tensor& x) { return x.sum({0}); });
+  reduction("sum_dims_keepdim", [](const Tensor& x) { return x.sum({0, 2}, true); });
+  reduction("sum_negative_dim", [](const Tensor& x) { return x.sum({-1}); });
+  reduction("mean_all", [](const Tensor& x) { return x.mean(); });
+  reduction("mean_dim1", [](const Tensor& x) { return x.mean({1}); });
+  reduction("mean_dims_keepdim", [](const Tensor& x) { return x.mean({1, 2}, true); });
+  reduction("amax_all", [](const Tensor& x) { return x.max(); });
+  reduction("amax_dim1", [](const Tensor& x) { return x.max({1}); });
+  reduction("amin_dim2_keepdim", [](const Tensor& x) { return x.min({2}, true); });
+  reduction("sum_size1_dims", [](const Tensor& x) { return x.sum({1}); }, {4, 1, 3});
+  cases.push_back({"sum_transposed", {{{5, 4}, Domain::Any, true}}, [](V in) { return in[0].sum({0}); }});
+
+  cases.push_back({"matmul", {{{3, 4}}, {{4, 5}}}, [](V in) { return matmul(in[0], in[1]); }});
+  cases.push_back({"matmul_transposed", {{{3, 4}, Domain::Any, true}, {{4, 5}, Domain::Any, true}},
+                   [](V in) { return matmul(in[0], in[1]); }});
+  cases.push_back({"matmul_batched", {{{2, 3, 4}}, {{2, 4, 2}}}, [](V in) { return matmul(in[0], in[1]); }});
+  cases.push_back({"matmul_broadcast_rhs", {{{2, 3, 4}}, {{4, 2}}}, [](V in) { return matmul(in[0], in[1]); }});
+  cases.push_back({"matmul_broadcast_lhs", {{{3, 4}}, {{2, 4, 2}}}, [](V in) { return matmul(in[0], in[1]); }});
+  cases.push_back({"matmul_vector_like", {{{1, 4}}, {{4, 1}}}, [](V in) { return matmul(in[0], in[1]); }});
+
+  cases.push_back({"reshape", {{{2, 6}}}, [](V in) { return in[0].reshape({3, -1}) * 2.0; }});
+  cases.push_back({"reshape_noncontiguous", {{{4, 3}, Domain::Any, true}}, [](V in) { return in[0].reshape({12}); }});
+  cases.push_back({"view", {{{2, 6}}}, [](V in) { return in[0].view({4, 3}) * 2.0; }});
+  cases.push_back({"permute", {{{2, 3, 4}}}, [](V in) { return in[0].permute({2, 0, 1}) * 2.0; }});
+  cases.push_back({"transpose", {{{2, 3, 4}}}, [](V in) { return in[0].transpose(0, 2) * 2.0; }});
+  cases.push_back({"narrow", {{{5, 4}}}, [](V in) { return in[0].narrow(0, 1, 3) * 2.0; }});
+  cases.push_back({"select", {{{5, 4}}}, [](V in) { return in[0].select(1, -1) * 2.0; }});
+  cases.push_back({"expand", {{{3, 1}}}, [](V in) { return in[0].expand({2, 3, 4}) * 2.0; }});
+  cases.push_back({"squeeze_unsqueeze", {{{3, 1, 4}}}, [](V in) { return in[0].squeeze(1).unsqueeze(0) * 2.0; }});
+  cases.push_back({"flatten", {{{2, 3, 4}}}, [](V in) { return in[0].flatten(1) * 2.0; }});
+  cases.push_back({"contiguous", {{{4, 3}, Domain::Any, true}}, [](V in) { return in[0].contiguous() * 2.0; }});
+  cases.push_back({"clone", {{{4, 3}}}, [](V in) { return in[0].clone() * 2.0; }});
+  // a composite: log_softmax built from exp/sum/log, as the layers will use
+  cases.push_back({"log_softmax_composite", {{{3, 5}}}, [](V in) {
+                     Tensor shifted = in[0] - in[0].max({1}, true);
+                     return shifted - shifted.exp().sum({1}, true).log();
+                   }});
+  return cases;
+}
+
+}  // namespace sepal::testing
