@@ -1,8 +1,11 @@
 // elementwise.cpp: differentiable unary, binary, scalar and comparison ops. Forward and backward
 // come from the same functor (kernels/elementwise_ops.h): the backward of a unary op is
 // grad * f'(x, y), of a binary op the functor's da/db; the engine reduces broadcast gradients.
+#include <cmath>
+
 #include "autograd/functions.h"
 #include "autograd/node.h"
+#include "tensor/error.h"
 #include "tensor/raw.h"
 
 namespace sepal {
@@ -30,9 +33,30 @@ Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b) {
                           });
 }
 
+// True when `value` converts exactly to the non-floating dtype `t` (no fraction, in range).
+bool exact_in(DType t, double value) {
+  double hi = t == DType::Int64 ? 9223372036854775808.0 : (t == DType::UInt8 ? 256.0 : 2.0);
+  double lo = t == DType::Int64 ? -hi : 0.0;
+  return value == std::trunc(value) && value >= lo && value < hi;
+}
+
+// An integer tensor with a scalar stays integer, so the scalar must be an integer too: silently
+// truncating 2.5 to 2 would give wrong results (there is no type promotion).
 Tensor scalar_op(const Tensor& a, double value, UnaryOp float_op, BinaryOp int_op) {
   if (is_floating(a.dtype())) return unary_op(float_op, a, {value, 0.0});
+  if (!exact_in(a.dtype(), value))
+    throw DTypeError(std::string(op_name(int_op)) + ": scalar " + std::to_string(value) +
+                     " is not representable in the " + dtype_name(a.dtype()) + " tensor " +
+                     shape_str(a.shape()) + "; convert the tensor with .to(DType::Float32) first");
   return raw::binary(int_op, a, raw::scalar_like(a, value));
+}
+
+// Compares with a scalar exactly: a non-floating tensor against a scalar it cannot hold (2.5 for
+// int64) is compared in float64 rather than against the truncated scalar.
+Tensor compare_scalar(CompareOp op, const Tensor& a, double b) {
+  if (is_floating(a.dtype()) || exact_in(a.dtype(), b)) return raw::compare(op, a, raw::scalar_like(a, b));
+  Tensor wide = raw::cast(a, DType::Float64);
+  return raw::compare(op, wide, raw::scalar_like(wide, b));
 }
 
 }  // namespace
@@ -83,9 +107,9 @@ Tensor lt(const Tensor& a, const Tensor& b) { return raw::compare(CompareOp::Lt,
 Tensor le(const Tensor& a, const Tensor& b) { return raw::compare(CompareOp::Le, a, b); }
 Tensor gt(const Tensor& a, const Tensor& b) { return raw::compare(CompareOp::Gt, a, b); }
 Tensor ge(const Tensor& a, const Tensor& b) { return raw::compare(CompareOp::Ge, a, b); }
-Tensor eq(const Tensor& a, double b) { return eq(a, raw::scalar_like(a, b)); }
-Tensor lt(const Tensor& a, double b) { return lt(a, raw::scalar_like(a, b)); }
-Tensor gt(const Tensor& a, double b) { return gt(a, raw::scalar_like(a, b)); }
+Tensor eq(const Tensor& a, double b) { return compare_scalar(CompareOp::Eq, a, b); }
+Tensor lt(const Tensor& a, double b) { return compare_scalar(CompareOp::Lt, a, b); }
+Tensor gt(const Tensor& a, double b) { return compare_scalar(CompareOp::Gt, a, b); }
 
 Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
@@ -96,7 +120,7 @@ Tensor operator+(const Tensor& a, double b) { return add(a, b); }
 Tensor operator-(const Tensor& a, double b) { return add(a, -b); }
 Tensor operator*(const Tensor& a, double b) { return mul(a, b); }
 Tensor operator/(const Tensor& a, double b) {
-  if (!is_floating(a.dtype())) return div(a, raw::scalar_like(a, b));
+  if (!is_floating(a.dtype())) return scalar_op(a, b, UnaryOp::MulScalar, BinaryOp::Div);  // throws
   return mul(a, 1.0 / b);
 }
 Tensor operator+(double a, const Tensor& b) { return add(b, a); }

@@ -19,6 +19,24 @@ void GradMode::set_enabled(bool enabled) { grad_enabled = enabled; }
 
 namespace autograd {
 
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> orphans;
+  auto adopt = [&orphans](Node& n) {
+    for (Edge& e : n.edges)
+      if (e.node) orphans.push_back(std::move(e.node));
+  };
+  backward = nullptr;  // first, so saved inputs drop their references while the edges still hold theirs
+  adopt(*this);
+  while (!orphans.empty()) {
+    std::shared_ptr<Node> n = std::move(orphans.back());
+    orphans.pop_back();
+    if (n.use_count() == 1) {  // the last reference: empty it so its destructor recurses no further
+      n->backward = nullptr;   // saved tensors may own references to nodes it also has edges to
+      adopt(*n);
+    }
+  }
+}
+
 bool any_requires_grad(const std::vector<Tensor>& inputs) {
   if (!GradMode::is_enabled()) return false;
   for (const Tensor& t : inputs)

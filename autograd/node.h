@@ -31,6 +31,9 @@ struct Node {
   std::vector<Edge> edges;
   BackwardFn backward;  // reset after a backward pass unless retain_graph
   bool released = false;
+  // Releases the nodes this one keeps alive iteratively: letting each node's edges destroy the
+  // next one recursively overflows the stack on deep graphs (a 100000-op chain).
+  ~Node();
 };
 
 // True when grad mode is on and some input requires grad.

@@ -1,6 +1,8 @@
 // tensor.cpp: Tensor metadata accessors, element access from the host, and printing.
 #include "tensor/tensor.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ostream>
@@ -76,38 +78,70 @@ template int64_t Tensor::item<int64_t>() const;
 // ---- printing ----
 namespace {
 
-std::string format_value(double v, DType dtype) {
-  char buf[64];
-  if (dtype == DType::Bool) return v != 0 ? "True" : "False";
-  if (!is_floating(dtype)) {
-    std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(v));
-  } else if (v == static_cast<double>(static_cast<long long>(v)) && std::abs(v) < 1e9) {
-    std::snprintf(buf, sizeof buf, "%.0f.", v);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.4f", v);
-  }
-  return buf;
-}
+constexpr int64_t kPrintThreshold = 1000;  // more elements than this are summarized (PyTorch's)
+constexpr int64_t kEdgeItems = 3;          // elements kept at each end of a summarized dim
 
-void print_rec(std::ostream& os, const std::vector<double>& values, const Shape& shape,
-               size_t dim, int64_t base, DType dtype, int indent) {
+// One format for every element of a tensor, as PyTorch chooses it: floats print as "1." when
+// every finite non-zero value is an integer, else with 4 decimals; all are right-aligned to the
+// widest finite non-zero value (every value for integer and bool tensors).
+struct Formatter {
+  DType dtype;
+  bool int_mode = true;
+  size_t width = 1;
+
+  Formatter(const std::vector<double>& values, DType dt) : dtype(dt) {
+    if (!is_floating(dtype)) {
+      for (double v : values) width = std::max(width, raw(v).size());
+      return;
+    }
+    for (double v : values)
+      if (std::isfinite(v) && v != 0 && v != std::trunc(v)) int_mode = false;
+    for (double v : values)
+      if (std::isfinite(v) && v != 0) width = std::max(width, raw(v).size());
+  }
+  std::string raw(double v) const {
+    if (dtype == DType::Bool) return v != 0 ? "True" : "False";
+    if (std::isnan(v)) return "nan";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    char buf[64];
+    if (!is_floating(dtype)) std::snprintf(buf, sizeof buf, "%.0f", v);
+    else if (int_mode) std::snprintf(buf, sizeof buf, "%.0f.", v);
+    else std::snprintf(buf, sizeof buf, "%.4f", v);
+    return buf;
+  }
+  std::string operator()(double v) const {
+    std::string s = raw(v);
+    return std::string(width > s.size() ? width - s.size() : 0, ' ') + s;
+  }
+};
+
+void print_rec(std::ostream& os, const std::vector<double>& values, const Shape& shape, size_t dim,
+               int64_t base, const Formatter& fmt, bool summarize, int indent) {
   if (dim == shape.size()) {
-    os << format_value(values[base], dtype);
+    os << fmt(values[base]);
     return;
   }
   int64_t stride = 1;
   for (size_t d = dim + 1; d < shape.size(); ++d) stride *= shape[d];
+  const bool last = dim + 1 == shape.size();
+  // between rows of a matrix one newline, between matrices two, and so on (as PyTorch)
+  std::string sep = ",";
+  if (last) {
+    sep += ' ';
+  } else {
+    sep.append(shape.size() - dim - 1, '\n');
+    sep.append(indent + 1, ' ');
+  }
   os << "[";
-  const int64_t n = shape[dim], edge = 3;
+  const int64_t n = shape[dim];
   for (int64_t i = 0; i < n; ++i) {
-    if (n > 2 * edge + 1 && i == edge) {
-      os << "...";
-      i = n - edge - 1;
-      os << (dim + 1 == shape.size() ? ", " : ",\n" + std::string(indent + 1, ' '));
+    if (summarize && n > 2 * kEdgeItems && i == kEdgeItems) {
+      os << (last ? " ..." : "...") << sep;
+      i = n - kEdgeItems - 1;
       continue;
     }
-    print_rec(os, values, shape, dim + 1, base + i * stride, dtype, indent + 1);
-    if (i + 1 < n) os << (dim + 1 == shape.size() ? ", " : ",\n" + std::string(indent + 1, ' '));
+    print_rec(os, values, shape, dim + 1, base + i * stride, fmt, summarize, indent + 1);
+    if (i + 1 < n) os << sep;
   }
   os << "]";
 }
@@ -119,7 +153,16 @@ std::string Tensor::str() const {
   std::ostringstream os;
   os << "tensor(";
   std::vector<double> values = to_vector<double>();
-  print_rec(os, values, shape(), 0, 0, dtype(), 7);
+  if (values.empty()) {
+    os << "[]";
+    if (dim() != 1) {
+      os << ", size=(";
+      for (int64_t d = 0; d < dim(); ++d) os << (d ? ", " : "") << shape()[d];
+      os << ")";
+    }
+  } else {
+    print_rec(os, values, shape(), 0, 0, Formatter(values, dtype()), numel() > kPrintThreshold, 7);
+  }
   if (dtype() != DType::Float32) os << ", dtype=" << dtype_name(dtype());
   if (!device().is_cpu()) os << ", device=" << device().str();
   if (requires_grad()) os << ", requires_grad=True";

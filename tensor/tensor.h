@@ -174,9 +174,15 @@ Tensor empty_like(const Tensor& t);
 Tensor arange(double end, TensorOptions options = {});
 Tensor arange(double start, double end, double step = 1.0, TensorOptions options = {});
 Tensor scalar_tensor(double value, TensorOptions options = {});
-// Copies host data; data.size() must equal the shape's element count.
+// Copies host data; data.size() must equal the shape's element count. Without options the tensor
+// has T's dtype (float32, float64, int64, uint8) and lives on the CPU; with options it is
+// converted to options' dtype (float32 unless set) and device.
 template <typename T>
-Tensor from_vector(const std::vector<T>& data, const Shape& shape, TensorOptions options = {});
+Tensor from_vector(const std::vector<T>& data, const Shape& shape, TensorOptions options);
+template <typename T>
+Tensor from_vector(const std::vector<T>& data, const Shape& shape) {
+  return from_vector(data, shape, TensorOptions(dtype_of<T>::value));
+}
 Tensor tensor(std::initializer_list<float> values);  // 1-D float32 on the CPU
 // Random tensors from `gen` (the default generator when null).
 Tensor rand(const Shape& shape, TensorOptions options = {}, Generator* gen = nullptr);
