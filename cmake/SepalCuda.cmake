@@ -19,9 +19,16 @@ endif()
 if(SEPAL_WITH_CUDA)
   set(SEPAL_CUDA_ARCHS "90" CACHE STRING "CUDA architectures to build for")
   set(CMAKE_CUDA_ARCHITECTURES ${SEPAL_CUDA_ARCHS})
+  enable_language(CUDA)
+  # CMake learned nvcc's -std=c++20 only in 3.25.2; older versions (Debian 12 ships 3.25.1) stop
+  # with "does not know the flags" for CUDA20, so teach them the flag nvcc >= 12 takes. Set after
+  # enable_language so the compiler checks run with nvcc's default standard.
+  if(NOT DEFINED CMAKE_CUDA20_STANDARD_COMPILE_OPTION)
+    set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+    set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+  endif()
   set(CMAKE_CUDA_STANDARD 20)
   set(CMAKE_CUDA_STANDARD_REQUIRED ON)
-  enable_language(CUDA)
   find_package(CUDAToolkit REQUIRED)
 
   # cuDNN: toolkit, CUDNN_ROOT, then pip wheels (nvidia/cudnn/{include,lib}).
@@ -60,5 +67,7 @@ function(sepal_add_cuda_backend target)
     target_link_libraries(${target} PRIVATE ${SEPAL_CUDNN_LIBRARY})
     target_compile_definitions(${target} PRIVATE SEPAL_WITH_CUDNN=1)
   endif()
-  set_target_properties(${target} PROPERTIES CUDA_SEPARABLE_COMPILATION OFF)
+  # One CUDA runtime: the shared libcudart that cuBLAS and cuDNN also use (CMake's default would
+  # add cudart_static to the link line as well).
+  set_target_properties(${target} PROPERTIES CUDA_SEPARABLE_COMPILATION OFF CUDA_RUNTIME_LIBRARY Shared)
 endfunction()

@@ -2,6 +2,7 @@
 #include "tensor/device.h"
 
 #include "tensor/backend.h"
+#include "tensor/cuda/memory_stats.h"
 #include "tensor/error.h"
 
 namespace sepal {
@@ -27,6 +28,18 @@ int cuda_device_count() {
   return 0;
 #endif
 }
+
+#ifndef SEPAL_WITH_CUDA
+// The CUDA allocator's entry points (tensor/cuda/memory_stats.h) in a build without CUDA.
+AllocatorStats cuda_allocator_stats(int device) {
+  throw DeviceError("cuda_allocator_stats: device cuda:" + std::to_string(device) +
+                    " requested but sepal was built without CUDA support");
+}
+void cuda_empty_cache(int device) {
+  throw DeviceError("cuda_empty_cache: device cuda:" + std::to_string(device) +
+                    " requested but sepal was built without CUDA support");
+}
+#endif
 
 Device Device::best() { return cuda_available() ? Device::cuda(0) : Device::cpu(); }
 

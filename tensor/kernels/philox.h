@@ -53,7 +53,9 @@ struct RandomFill {
       // 53 random bits -> [0, 1)
       uint64_t bits = (static_cast<uint64_t>(r.v[0]) << 21) ^ (r.v[1] >> 11);
       double u = static_cast<double>(bits & ((1ull << 53) - 1)) * 1.1102230246251565e-16;
-      double value = a + (b - a) * u;
+      // explicit fma: a + (b - a) * u would be fused by some compilers and flags (nvcc, gcc with
+      // -march=native) and not by others, which changes the last bit between backends
+      double value = ::fma(b - a, u, a);
       T out = static_cast<T>(value);
       // rounding to float may reach b; keep the interval half-open
       return static_cast<double>(out) >= b ? static_cast<T>(a) : out;
@@ -62,7 +64,7 @@ struct RandomFill {
       double u1 = (static_cast<double>(r.v[0]) + 1.0) * inv32;  // (0, 1]
       double u2 = static_cast<double>(r.v[1]) * inv32;          // [0, 1)
       double z = ::sqrt(-2.0 * ::log(u1)) * ::cos(6.283185307179586 * u2);
-      return static_cast<T>(a + b * z);
+      return static_cast<T>(::fma(b, z, a));  // explicit fma, as above
     }
     uint64_t bits = (static_cast<uint64_t>(r.v[0]) << 32) | r.v[1];
     uint64_t range = static_cast<uint64_t>(static_cast<int64_t>(b) - static_cast<int64_t>(a));

@@ -1,0 +1,91 @@
+// blas.cu: CUDA matmul through cuBLAS. sepal's matrices are row-major and cuBLAS's column-major,
+// so C = A @ B is computed as C^T = B^T A^T: a row-major matrix is its transpose in column-major
+// order, and a transposed view (stride(-2) == 1) is the matrix itself in column-major order.
+// One cublasXgemmStridedBatched call covers every batch, batch strides may be 0 (a broadcast
+// operand). The math mode stays CUBLAS_DEFAULT_MATH (no TF32), so float32 matches the CPU.
+#include <cublas_v2.h>
+
+#include <algorithm>
+#include <climits>
+#include <string>
+#include <type_traits>
+
+#include "tensor/cuda/check.h"
+#include "tensor/cuda/cuda_backend.h"
+#include "tensor/cuda/device_guard.h"
+
+namespace sepal::cuda {
+
+namespace {
+
+// How one operand is handed to cuBLAS (column-major view of the row-major matrix).
+struct GemmOperand {
+  cublasOperation_t op;
+  int64_t ld;
+};
+
+// A [rows, cols] matrix with strides (rs, cs). Row-major (cs == 1): its memory is the column-major
+// transpose, passed untransposed (CUBLAS_OP_N) with ld = rs >= cols. Column-major (rs == 1):
+// passed transposed (CUBLAS_OP_T) with ld = cs >= rows. A dim of size 1 never moves the pointer,
+// so its stride is free (raw::matmul leaves e.g. [1, k] views with a 0 row stride).
+GemmOperand gemm_operand(const Tensor& t, const char* which) {
+  const int64_t rows = t.size(-2), cols = t.size(-1), rs = t.stride(-2), cs = t.stride(-1);
+  if ((cs == 1 || cols == 1) && (rows == 1 || rs >= std::max<int64_t>(1, cols)))
+    return {CUBLAS_OP_N, rows == 1 ? std::max<int64_t>(1, cols) : rs};
+  if ((rs == 1 || rows == 1) && (cols == 1 || cs >= std::max<int64_t>(1, rows)))
+    return {CUBLAS_OP_T, cols == 1 ? std::max<int64_t>(1, rows) : cs};
+  throw Error(std::string("matmul: cuda operand ") + which + " " + shape_str(t.shape()) +
+              " with strides " + shape_str(t.strides()) + " is neither row- nor column-major");
+}
+
+int to_int(int64_t v, const char* what) {
+  if (v < 0 || v > INT_MAX)
+    throw Error(std::string("matmul: ") + what + " " + std::to_string(v) +
+                " exceeds the int range cuBLAS accepts");
+  return static_cast<int>(v);
+}
+
+}  // namespace
+
+cublasContext* CudaBackend::cublas() {
+  std::call_once(cublas_once_, [this] {
+    DeviceGuard guard(index_);
+    cublasHandle_t handle = nullptr;
+    SEPAL_CUBLAS_CHECK(cublasCreate(&handle));
+    SEPAL_CUBLAS_CHECK(cublasSetMathMode(handle, CUBLAS_DEFAULT_MATH));
+    cublas_ = handle;
+  });
+  return cublas_;
+}
+
+void CudaBackend::matmul(const Tensor& a, const Tensor& bm, const Tensor& out) {
+  DeviceGuard guard(index_);
+  if (a.dim() != 3 || bm.dim() != 3 || out.dim() != 3 || !out.is_contiguous())
+    throw Error("matmul: cuda backend expects 3-D operands and a contiguous output, got " +
+                shape_str(a.shape()) + " @ " + shape_str(bm.shape()) + " -> " + shape_str(out.shape()));
+  const int64_t batch = a.size(0), m = a.size(1), k = a.size(2), n = bm.size(2);
+  if (batch == 0 || m == 0 || n == 0) return;
+  const GemmOperand ga = gemm_operand(a, "a"), gb = gemm_operand(bm, "b");
+  const int im = to_int(m, "m"), in = to_int(n, "n"), ik = to_int(k, "k");
+  const int lda = to_int(ga.ld, "leading dimension"), ldb = to_int(gb.ld, "leading dimension");
+  const int count = to_int(batch, "batch");
+  const long long stride_a = a.stride(0), stride_b = bm.stride(0), stride_c = m * n;
+  cublasHandle_t handle = cublas();
+  dispatch_floating(a.dtype(), "matmul", [&]<typename T>() {
+    const T alpha = 1, beta = 0;
+    const T* pa = a.data_ptr<T>();
+    const T* pb = bm.data_ptr<T>();
+    T* pc = out.data_ptr<T>();
+    // column-major: C^T [n, m] = op(B^T) [n, k] * op(A^T) [k, m], ldc = n
+    if constexpr (std::is_same_v<T, float>)
+      SEPAL_CUBLAS_CHECK(cublasSgemmStridedBatched(handle, gb.op, ga.op, in, im, ik, &alpha, pb, ldb,
+                                                   stride_b, pa, lda, stride_a, &beta, pc, in,
+                                                   stride_c, count));
+    else
+      SEPAL_CUBLAS_CHECK(cublasDgemmStridedBatched(handle, gb.op, ga.op, in, im, ik, &alpha, pb, ldb,
+                                                   stride_b, pa, lda, stride_a, &beta, pc, in,
+                                                   stride_c, count));
+  });
+}
+
+}  // namespace sepal::cuda
