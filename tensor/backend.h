@@ -40,6 +40,29 @@ struct RandomArgs {
   double a, b;
 };
 
+// Convolution geometry. NCHW: N batch, C channels, H height, W width; weights [K, C/groups, R, S].
+struct Conv2dArgs {
+  int64_t stride[2] = {1, 1};
+  int64_t padding[2] = {0, 0};
+  int64_t dilation[2] = {1, 1};
+  int64_t groups = 1;
+};
+
+struct BatchNormArgs {
+  bool training = true;
+  double momentum = 0.1;
+  double eps = 1e-5;
+};
+
+// Pooling window; out = floor_or_ceil((in + 2 pad - dilation (kernel - 1) - 1) / stride) + 1.
+struct Pool2dArgs {
+  int64_t kernel[2] = {1, 1};
+  int64_t stride[2] = {1, 1};
+  int64_t padding[2] = {0, 0};
+  int64_t dilation[2] = {1, 1};
+  bool ceil_mode = false;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -80,6 +103,44 @@ class Backend {
   // out[b] = a[b] @ bm[b] for 3-D tensors [batch, m, k] @ [batch, k, n] -> [batch, m, n];
   // a and bm may be transposed views (either of their last two strides equal to 1).
   virtual void matmul(const Tensor& a, const Tensor& bm, const Tensor& out) = 0;
+
+  // ---- convolution (floating dtypes; every tensor contiguous NCHW) ----
+  // out [N, K, P, Q] = conv(input [N, C, H, W], weight [K, C/groups, R, S]); no bias.
+  virtual void conv2d_forward(const Tensor& input, const Tensor& weight, const Tensor& out,
+                              const Conv2dArgs& args) = 0;
+  // grad_input [N, C, H, W] from grad_out [N, K, P, Q] and weight (overwrites grad_input).
+  virtual void conv2d_backward_input(const Tensor& grad_out, const Tensor& weight,
+                                     const Tensor& grad_input, const Conv2dArgs& args) = 0;
+  // grad_weight [K, C/groups, R, S] from grad_out and input (overwrites grad_weight).
+  virtual void conv2d_backward_weight(const Tensor& grad_out, const Tensor& input,
+                                      const Tensor& grad_weight, const Conv2dArgs& args) = 0;
+
+  // ---- batch normalisation over dims (N, H, W) of a contiguous [N, C, H, W] (or [N, C]) ----
+  // training: normalises with the batch mean and biased variance, writes them to save_mean and
+  // save_invstd = 1/sqrt(var + eps), and, when running_mean/var are defined, updates them in place
+  // with momentum (running_var with the unbiased variance). eval: uses the running statistics
+  // (save_mean/save_invstd receive them). weight/bias [C] may be undefined (1 and 0).
+  virtual void batch_norm_forward(const Tensor& input, const Tensor& weight, const Tensor& bias,
+                                  const Tensor& running_mean, const Tensor& running_var,
+                                  const Tensor& out, const Tensor& save_mean,
+                                  const Tensor& save_invstd, const BatchNormArgs& args) = 0;
+  // Gradients for input, weight and bias; an undefined output tensor is not computed. In eval
+  // mode the statistics are constants (grad_input = grad_out * weight * invstd).
+  virtual void batch_norm_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weight,
+                                   const Tensor& save_mean, const Tensor& save_invstd,
+                                   const Tensor& grad_input, const Tensor& grad_weight,
+                                   const Tensor& grad_bias, bool training) = 0;
+
+  // ---- pooling (contiguous NCHW) ----
+  // indices (int64, out's shape): position h * W + w of each maximum within its input plane.
+  virtual void max_pool2d_forward(const Tensor& input, const Tensor& out, const Tensor& indices,
+                                  const Pool2dArgs& args) = 0;
+  // grad_input (overwritten) accumulates grad_out at the recorded positions.
+  virtual void max_pool2d_backward(const Tensor& grad_out, const Tensor& indices,
+                                   const Tensor& grad_input) = 0;
+  // PyTorch's adaptive windows: output cell i covers [floor(i*H/P), ceil((i+1)*H/P)).
+  virtual void adaptive_avg_pool2d_forward(const Tensor& input, const Tensor& out) = 0;
+  virtual void adaptive_avg_pool2d_backward(const Tensor& grad_out, const Tensor& grad_input) = 0;
 };
 
 // The backend for a device; throws DeviceError when the device is unavailable.

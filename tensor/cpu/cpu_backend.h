@@ -1,0 +1,34 @@
+// cpu_backend.h: the CPU backend class. Its kernels are defined by family across tensor/cpu/*.cpp
+// (cpu_backend.cpp: memory, creation and elementwise; reduce.cpp; blas.cpp).
+#pragma once
+#include "tensor/backend.h"
+#include "tensor/caching_allocator.h"
+
+namespace sepal::cpu {
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend();
+  void* allocate(size_t nbytes) override;
+  void deallocate(void* ptr, size_t) override;
+  void copy_from_host(void* dst, const void* src, size_t n) override;
+  void copy_to_host(void* dst, const void* src, size_t n) override;
+  void synchronize() override;
+  void fill(const Tensor& out, double value) override;
+  void arange(const Tensor& out, double start, double step) override;
+  void random(const Tensor& out, const RandomArgs& a) override;
+  void copy(const Tensor& src, const Tensor& dst) override;
+  void unary(UnaryOp op, const UnaryArgs& args, const Tensor& in, const Tensor& out) override;
+  void unary_backward(UnaryOp op, const UnaryArgs& args, const Tensor& grad, const Tensor& in, const Tensor& result, const Tensor& grad_in) override;
+  void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void binary_backward(BinaryOp op, int input, const Tensor& grad, const Tensor& a, const Tensor& b, const Tensor& grad_in) override;
+  void compare(CompareOp op, const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void reduce_rows(ReduceOp op, const Tensor& in, const Tensor& out) override;
+  void matmul(const Tensor& a, const Tensor& b, const Tensor& out) override;
+
+ private:
+  CachingAllocator allocator_;
+};
+
+}  // namespace sepal::cpu
