@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "tensor/error.h"
 #include "tensor/kernels/elementwise_ops.h"
 #include "tensor/kernels/philox.h"
 #include "tensor/tensor.h"
@@ -63,6 +64,11 @@ struct Pool2dArgs {
   bool ceil_mode = false;
 };
 
+// Transitional (while the layer kernels land in parallel): a default that throws. Every kernel
+// becomes pure virtual again once both backends implement it.
+#define SEPAL_PENDING_KERNEL \
+  { throw Error("kernel not implemented by this backend yet"); }
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -107,13 +113,13 @@ class Backend {
   // ---- convolution (floating dtypes; every tensor contiguous NCHW) ----
   // out [N, K, P, Q] = conv(input [N, C, H, W], weight [K, C/groups, R, S]); no bias.
   virtual void conv2d_forward(const Tensor& input, const Tensor& weight, const Tensor& out,
-                              const Conv2dArgs& args) = 0;
+                              const Conv2dArgs& args) SEPAL_PENDING_KERNEL;
   // grad_input [N, C, H, W] from grad_out [N, K, P, Q] and weight (overwrites grad_input).
   virtual void conv2d_backward_input(const Tensor& grad_out, const Tensor& weight,
-                                     const Tensor& grad_input, const Conv2dArgs& args) = 0;
+                                     const Tensor& grad_input, const Conv2dArgs& args) SEPAL_PENDING_KERNEL;
   // grad_weight [K, C/groups, R, S] from grad_out and input (overwrites grad_weight).
   virtual void conv2d_backward_weight(const Tensor& grad_out, const Tensor& input,
-                                      const Tensor& grad_weight, const Conv2dArgs& args) = 0;
+                                      const Tensor& grad_weight, const Conv2dArgs& args) SEPAL_PENDING_KERNEL;
 
   // ---- batch normalisation over dims (N, H, W) of a contiguous [N, C, H, W] (or [N, C]) ----
   // training: normalises with the batch mean and biased variance, writes them to save_mean and
@@ -123,24 +129,24 @@ class Backend {
   virtual void batch_norm_forward(const Tensor& input, const Tensor& weight, const Tensor& bias,
                                   const Tensor& running_mean, const Tensor& running_var,
                                   const Tensor& out, const Tensor& save_mean,
-                                  const Tensor& save_invstd, const BatchNormArgs& args) = 0;
+                                  const Tensor& save_invstd, const BatchNormArgs& args) SEPAL_PENDING_KERNEL;
   // Gradients for input, weight and bias; an undefined output tensor is not computed. In eval
   // mode the statistics are constants (grad_input = grad_out * weight * invstd).
   virtual void batch_norm_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weight,
                                    const Tensor& save_mean, const Tensor& save_invstd,
                                    const Tensor& grad_input, const Tensor& grad_weight,
-                                   const Tensor& grad_bias, bool training) = 0;
+                                   const Tensor& grad_bias, bool training) SEPAL_PENDING_KERNEL;
 
   // ---- pooling (contiguous NCHW) ----
   // indices (int64, out's shape): position h * W + w of each maximum within its input plane.
   virtual void max_pool2d_forward(const Tensor& input, const Tensor& out, const Tensor& indices,
-                                  const Pool2dArgs& args) = 0;
+                                  const Pool2dArgs& args) SEPAL_PENDING_KERNEL;
   // grad_input (overwritten) accumulates grad_out at the recorded positions.
   virtual void max_pool2d_backward(const Tensor& grad_out, const Tensor& indices,
-                                   const Tensor& grad_input) = 0;
+                                   const Tensor& grad_input) SEPAL_PENDING_KERNEL;
   // PyTorch's adaptive windows: output cell i covers [floor(i*H/P), ceil((i+1)*H/P)).
-  virtual void adaptive_avg_pool2d_forward(const Tensor& input, const Tensor& out) = 0;
-  virtual void adaptive_avg_pool2d_backward(const Tensor& grad_out, const Tensor& grad_input) = 0;
+  virtual void adaptive_avg_pool2d_forward(const Tensor& input, const Tensor& out) SEPAL_PENDING_KERNEL;
+  virtual void adaptive_avg_pool2d_backward(const Tensor& grad_out, const Tensor& grad_input) SEPAL_PENDING_KERNEL;
 };
 
 // The backend for a device; throws DeviceError when the device is unavailable.
