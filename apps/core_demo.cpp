@@ -180,15 +180,8 @@ struct Mlp {
   }
 };
 
-// log_softmax over dim 1, composed from differentiable ops: z - m - log(sum(exp(z - m))), with
-// m = max(z) for stability (the gradient through m cancels exactly).
-Tensor log_softmax(const Tensor& z) {
-  Tensor shifted = z - sepal::amax(z, {1}, /*keepdim=*/true);
-  return shifted - sepal::log(sepal::sum(sepal::exp(shifted), {1}, /*keepdim=*/true));
-}
-
 // Mean negative log-likelihood: the one-hot mask picks log p[target] in each row.
-Tensor nll_loss(const Tensor& log_probs, const Tensor& onehot) {
+Tensor onehot_nll_loss(const Tensor& log_probs, const Tensor& onehot) {
   return -sepal::sum(log_probs * onehot) * (1.0 / static_cast<double>(log_probs.size(0)));
 }
 
@@ -229,7 +222,7 @@ int run(const Options& opt) {
     for (int64_t begin = 0; begin < train.size(); begin += opt.batch_size) {
       const int64_t len = std::min<int64_t>(opt.batch_size, train.size() - begin);
       Tensor x = x_all.narrow(0, begin, len), y = y_all.narrow(0, begin, len);
-      Tensor loss = nll_loss(log_softmax(model.logits(x)), y);
+      Tensor loss = onehot_nll_loss(sepal::log_softmax(model.logits(x), 1), y);
       loss.backward();
       model.sgd_step(opt.lr, opt.momentum);
       loss_sum += loss.item<double>() * static_cast<double>(len);

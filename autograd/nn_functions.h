@@ -5,6 +5,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <utility>
 
 #include "tensor/generator.h"
 #include "tensor/tensor.h"
@@ -36,7 +37,14 @@ struct MaxPool2dOptions {
   std::array<int64_t, 2> dilation{1, 1};
   bool ceil_mode = false;
 };
+// input [N, C, H, W] (or [C, H, W]); padding at most half the kernel; padded positions never win
+// and NaN propagates. out = floor_or_ceil((H + 2 pad - dilation (kernel - 1) - 1) / stride) + 1,
+// with ceil_mode's last window starting inside the input or the left padding (PyTorch's rule).
 Tensor max_pool2d(const Tensor& input, const MaxPool2dOptions& options);
+// The pooled values and the int64 position h * W + w of each maximum within its input plane.
+std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& input, const MaxPool2dOptions& options);
+// Output cell i covers input [floor(i*H/P), ceil((i+1)*H/P)) (windows may overlap); [1, 1] is
+// global average pooling.
 Tensor adaptive_avg_pool2d(const Tensor& input, std::array<int64_t, 2> output_size);
 
 // ---- composites (autograd/nn_composites.cpp) ----

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "tensor/error.h"
+#include "tensor/fused_optim.h"
 #include "tensor/kernels/elementwise_ops.h"
 #include "tensor/kernels/philox.h"
 #include "tensor/tensor.h"
@@ -64,11 +65,6 @@ struct Pool2dArgs {
   bool ceil_mode = false;
 };
 
-// Transitional (while the layer kernels land in parallel): a default that throws. Every kernel
-// becomes pure virtual again once both backends implement it.
-#define SEPAL_PENDING_KERNEL \
-  { throw Error("kernel not implemented by this backend yet"); }
-
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -110,16 +106,18 @@ class Backend {
   // a and bm may be transposed views (either of their last two strides equal to 1).
   virtual void matmul(const Tensor& a, const Tensor& bm, const Tensor& out) = 0;
 
-  // ---- convolution (floating dtypes; every tensor contiguous NCHW) ----
+  // ---- convolution (floating dtypes; every tensor contiguous NCHW and non-empty) ----
+  // The arguments are valid (autograd/conv.cpp checks them): P = (H + 2 pad - dil (R - 1) - 1) /
+  // stride + 1 >= 1 (Q likewise), C and K divisible by groups; no tensor aliases another.
   // out [N, K, P, Q] = conv(input [N, C, H, W], weight [K, C/groups, R, S]); no bias.
   virtual void conv2d_forward(const Tensor& input, const Tensor& weight, const Tensor& out,
-                              const Conv2dArgs& args) SEPAL_PENDING_KERNEL;
+                              const Conv2dArgs& args) = 0;
   // grad_input [N, C, H, W] from grad_out [N, K, P, Q] and weight (overwrites grad_input).
   virtual void conv2d_backward_input(const Tensor& grad_out, const Tensor& weight,
-                                     const Tensor& grad_input, const Conv2dArgs& args) SEPAL_PENDING_KERNEL;
+                                     const Tensor& grad_input, const Conv2dArgs& args) = 0;
   // grad_weight [K, C/groups, R, S] from grad_out and input (overwrites grad_weight).
   virtual void conv2d_backward_weight(const Tensor& grad_out, const Tensor& input,
-                                      const Tensor& grad_weight, const Conv2dArgs& args) SEPAL_PENDING_KERNEL;
+                                      const Tensor& grad_weight, const Conv2dArgs& args) = 0;
 
   // ---- batch normalisation over dims (N, H, W) of a contiguous [N, C, H, W] (or [N, C]) ----
   // training: normalises with the batch mean and biased variance, writes them to save_mean and
@@ -129,24 +127,33 @@ class Backend {
   virtual void batch_norm_forward(const Tensor& input, const Tensor& weight, const Tensor& bias,
                                   const Tensor& running_mean, const Tensor& running_var,
                                   const Tensor& out, const Tensor& save_mean,
-                                  const Tensor& save_invstd, const BatchNormArgs& args) SEPAL_PENDING_KERNEL;
+                                  const Tensor& save_invstd, const BatchNormArgs& args) = 0;
   // Gradients for input, weight and bias; an undefined output tensor is not computed. In eval
   // mode the statistics are constants (grad_input = grad_out * weight * invstd).
   virtual void batch_norm_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weight,
                                    const Tensor& save_mean, const Tensor& save_invstd,
                                    const Tensor& grad_input, const Tensor& grad_weight,
-                                   const Tensor& grad_bias, bool training) SEPAL_PENDING_KERNEL;
+                                   const Tensor& grad_bias, bool training) = 0;
 
   // ---- pooling (contiguous NCHW) ----
   // indices (int64, out's shape): position h * W + w of each maximum within its input plane.
+  // Requires padding <= kernel / 2 and every window to cover at least one input element (the op
+  // checks both); padded positions never win, NaN propagates.
   virtual void max_pool2d_forward(const Tensor& input, const Tensor& out, const Tensor& indices,
-                                  const Pool2dArgs& args) SEPAL_PENDING_KERNEL;
+                                  const Pool2dArgs& args) = 0;
   // grad_input (overwritten) accumulates grad_out at the recorded positions.
   virtual void max_pool2d_backward(const Tensor& grad_out, const Tensor& indices,
-                                   const Tensor& grad_input) SEPAL_PENDING_KERNEL;
+                                   const Tensor& grad_input) = 0;
   // PyTorch's adaptive windows: output cell i covers [floor(i*H/P), ceil((i+1)*H/P)).
-  virtual void adaptive_avg_pool2d_forward(const Tensor& input, const Tensor& out) SEPAL_PENDING_KERNEL;
-  virtual void adaptive_avg_pool2d_backward(const Tensor& grad_out, const Tensor& grad_input) SEPAL_PENDING_KERNEL;
+  virtual void adaptive_avg_pool2d_forward(const Tensor& input, const Tensor& out) = 0;
+  virtual void adaptive_avg_pool2d_backward(const Tensor& grad_out, const Tensor& grad_input) = 0;
+
+  // ---- fused optimizer updates (tensor/fused_optim.h; optim/fused.cpp validates) ----
+  // One Adam/AdamW step of every set in `sets`, in place: param, exp_avg, exp_avg_sq (and
+  // max_exp_avg_sq with amsgrad) are updated as tensor/kernels/optim_ops.h says. Requires: every
+  // tensor contiguous, floating, of one dtype, on this device; the tensors of a set have one
+  // shape and do not overlap. Ensures: the result equals the per-tensor update bit for bit.
+  virtual void adam_step(const std::vector<AdamTensorSet>& sets, const AdamStepArgs& args) = 0;
 };
 
 // The backend for a device; throws DeviceError when the device is unavailable.

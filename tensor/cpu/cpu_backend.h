@@ -1,5 +1,6 @@
 // cpu_backend.h: the CPU backend class. Its kernels are defined by family across tensor/cpu/*.cpp
-// (cpu_backend.cpp: memory, creation and elementwise; reduce.cpp; blas.cpp).
+// (cpu_backend.cpp: memory, creation and elementwise; reduce.cpp; blas.cpp; conv_onednn.cpp and
+// conv_im2col.cpp; norm.cpp; pool.cpp).
 #pragma once
 #include "tensor/backend.h"
 #include "tensor/caching_allocator.h"
@@ -26,6 +27,26 @@ class CpuBackend final : public Backend {
   void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) override;
   void reduce_rows(ReduceOp op, const Tensor& in, const Tensor& out) override;
   void matmul(const Tensor& a, const Tensor& b, const Tensor& out) override;
+  // conv_onednn.cpp (float32 on oneDNN, float64 on conv_im2col.cpp)
+  void conv2d_forward(const Tensor& input, const Tensor& weight, const Tensor& out, const Conv2dArgs& args) override;
+  void conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Tensor& grad_input,
+                             const Conv2dArgs& args) override;
+  void conv2d_backward_weight(const Tensor& grad_out, const Tensor& input, const Tensor& grad_weight,
+                              const Conv2dArgs& args) override;
+  // norm.cpp
+  void batch_norm_forward(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                          const Tensor& running_var, const Tensor& out, const Tensor& save_mean,
+                          const Tensor& save_invstd, const BatchNormArgs& args) override;
+  void batch_norm_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weight, const Tensor& save_mean,
+                           const Tensor& save_invstd, const Tensor& grad_input, const Tensor& grad_weight,
+                           const Tensor& grad_bias, bool training) override;
+  // pool.cpp
+  void max_pool2d_forward(const Tensor& input, const Tensor& out, const Tensor& indices, const Pool2dArgs& args) override;
+  void max_pool2d_backward(const Tensor& grad_out, const Tensor& indices, const Tensor& grad_input) override;
+  void adaptive_avg_pool2d_forward(const Tensor& input, const Tensor& out) override;
+  void adaptive_avg_pool2d_backward(const Tensor& grad_out, const Tensor& grad_input) override;
+  // optim.cpp
+  void adam_step(const std::vector<AdamTensorSet>& sets, const AdamStepArgs& args) override;
 
  private:
   CachingAllocator allocator_;

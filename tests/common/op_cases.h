@@ -9,6 +9,8 @@
 
 #include <sepal.h>
 
+#include "autograd/nn_functions.h"
+
 namespace sepal::testing {
 
 enum class Domain { Any, Positive, AwayFromZero };  // input values: N(0,1), in [0.5, 2], |x| in [0.5, 2]
@@ -51,6 +53,33 @@ inline std::vector<Tensor> make_inputs(const OpCase& c, DType dtype, Device devi
     out.push_back(x);
   }
   return out;
+}
+
+// conv2d geometries, shared by the op table below and the oneDNN-versus-im2col test
+// (tests/layers_ops/conv_test.cpp). input [N, C, H, W], weight [K, C/groups, R, S], bias [K].
+struct ConvCase {
+  std::string name;
+  Shape input, weight;
+  bool bias;
+  Conv2dOptions options;  // stride, padding, dilation, groups
+  bool transposed = false;  // input and weight as non-contiguous (transposed) views
+};
+
+inline std::vector<ConvCase> conv_cases() {
+  return {
+      {"3x3_bias", {2, 3, 6, 6}, {4, 3, 3, 3}, true, {}},
+      {"stride2_pad1", {2, 3, 7, 7}, {4, 3, 3, 3}, true, {{2, 2}, {1, 1}}},
+      {"dilation2", {1, 2, 7, 7}, {3, 2, 3, 3}, true, {{1, 1}, {2, 2}, {2, 2}}},
+      {"groups2", {2, 4, 5, 5}, {6, 2, 3, 3}, true, {{1, 1}, {1, 1}, {1, 1}, 2}},
+      {"depthwise", {2, 3, 5, 5}, {3, 1, 3, 3}, true, {{1, 1}, {1, 1}, {1, 1}, 3}},
+      {"1x1", {2, 5, 4, 4}, {3, 5, 1, 1}, true, {}},
+      {"1x1_stride2", {2, 4, 5, 5}, {6, 4, 1, 1}, false, {{2, 2}}},
+      {"rect", {1, 2, 6, 7}, {3, 2, 2, 3}, true, {{2, 1}, {1, 0}, {1, 2}}},
+      {"no_bias", {2, 3, 5, 5}, {2, 3, 3, 3}, false, {{1, 1}, {1, 1}}},
+      {"odd", {2, 3, 7, 5}, {4, 3, 3, 2}, true, {{2, 2}, {1, 1}}},
+      {"7x7_stride2_pad3", {1, 3, 9, 9}, {2, 3, 7, 7}, false, {{2, 2}, {3, 3}}},
+      {"noncontiguous", {2, 3, 5, 6}, {2, 3, 3, 3}, false, {{1, 1}, {1, 1}}, true},
+  };
 }
 
 // Every differentiable op, with broadcasting, non-contiguous and edge-case shapes.
@@ -139,6 +168,52 @@ inline std::vector<OpCase> op_cases() {
                      Tensor shifted = in[0] - in[0].max({1}, true);
                      return shifted - shifted.exp().sum({1}, true).log();
                    }});
+
+  for (const ConvCase& c : conv_cases()) {
+    std::vector<InputSpec> in{{c.input, Domain::Any, c.transposed}, {c.weight, Domain::Any, c.transposed}};
+    if (c.bias) in.push_back({{c.weight[0]}});
+    const Conv2dOptions o = c.options;
+    cases.push_back({"conv2d_" + c.name, in, [o](V t) { return conv2d(t[0], t[1], t.size() > 2 ? t[2] : Tensor(), o); }});
+  }
+  // batch_norm: running statistics are buffers, built inside the case on the input's device (the
+  // training cases update them in place on every call, which must not change the output)
+  auto stats = [](const Tensor& x, std::vector<double> values) {
+    const int64_t n = static_cast<int64_t>(values.size());
+    return from_vector(values, {n}, TensorOptions().dtype(x.dtype()).device(x.device()));
+  };
+  cases.push_back({"batch_norm_train_4d", {{{4, 3, 5, 5}}, {{3}}, {{3}}}, [stats](V in) {
+                     return batch_norm(in[0], stats(in[0], {0.5, -1, 2}), stats(in[0], {1, 2, 0.5}), in[1], in[2], true);
+                   }});
+  cases.push_back({"batch_norm_train_2d", {{{6, 4}}, {{4}}, {{4}}}, [stats](V in) {
+                     return batch_norm(in[0], stats(in[0], {0, 0, 0, 0}), stats(in[0], {1, 1, 1, 1}), in[1], in[2], true);
+                   }});
+  cases.push_back({"batch_norm_train_no_affine_noncontiguous", {{{3, 2, 4, 5}, Domain::Any, true}},
+                   [](V in) { return batch_norm(in[0], Tensor(), Tensor(), Tensor(), Tensor(), true); }});
+  cases.push_back({"batch_norm_eval", {{{4, 3, 5, 5}}, {{3}}, {{3}}}, [stats](V in) {
+                     return batch_norm(in[0], stats(in[0], {0.5, -1, 2}), stats(in[0], {1, 2, 0.5}), in[1], in[2], false);
+                   }});
+  cases.push_back({"batch_norm_eval_no_affine", {{{3, 4}}}, [stats](V in) {
+                     return batch_norm(in[0], stats(in[0], {0.1, 0.2, -0.3, 0.4}), stats(in[0], {1.5, 0.7, 1, 2}),
+                                       Tensor(), Tensor(), false);
+                   }});
+
+  auto max_pool = [&](const std::string& name, InputSpec in, MaxPool2dOptions o) {
+    cases.push_back({"max_pool2d_" + name, {in}, [o](V t) { return max_pool2d(t[0], o); }});
+  };
+  max_pool("3x3_stride2_pad1_stem", {{2, 3, 9, 9}}, {{3, 3}, {2, 2}, {1, 1}});
+  max_pool("2x2_default_stride", {{2, 2, 6, 8}}, {{2, 2}});
+  max_pool("ceil_mode_odd", {{2, 2, 7, 5}}, {{2, 2}, {2, 2}, {0, 0}, {1, 1}, true});
+  max_pool("ceil_mode_pad", {{1, 2, 8, 6}}, {{3, 3}, {2, 2}, {1, 1}, {1, 1}, true});
+  max_pool("dilation2", {{2, 2, 9, 9}}, {{3, 3}, {1, 1}, {1, 1}, {2, 2}});
+  max_pool("rect_noncontiguous", {{2, 3, 6, 7}, Domain::Any, true}, {{3, 2}, {2, 1}, {1, 0}});
+  max_pool("chw", {{3, 6, 6}}, {{3, 3}, {2, 2}, {1, 1}});
+
+  auto adaptive = [&](const std::string& name, Shape in, std::array<int64_t, 2> size) {
+    cases.push_back({"adaptive_avg_pool2d_" + name, {{in}}, [size](V t) { return adaptive_avg_pool2d(t[0], size); }});
+  };
+  adaptive("1x1", {2, 3, 5, 5}, {1, 1});
+  adaptive("3x2_uneven", {2, 3, 7, 5}, {3, 2});
+  adaptive("upsample_overlapping", {1, 2, 3, 4}, {5, 6});
   return cases;
 }
 

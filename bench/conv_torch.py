@@ -1,0 +1,52 @@
+#!/usr/bin/python3
+"""conv_torch.py: PyTorch's time for the convolution bench_conv.cpp measures: a 3x3, 64->64
+channel convolution of an [8, 64, 56, 56] float32 input, padding 1, forward plus backward (input
+and weight gradients), on --threads threads (default 2). Needs torch: run it with Debian's
+/usr/bin/python3 (python3-torch), e.g. `/usr/bin/python3 bench/conv_torch.py --threads 2`."""
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+
+def median_ms(fn, repeats, warmup=3):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=50)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(1)
+    x = torch.randn(8, 64, 56, 56, requires_grad=True)
+    w = torch.randn(64, 64, 3, 3, requires_grad=True)
+    g = torch.randn(8, 64, 56, 56)
+
+    def step():
+        y = F.conv2d(x, w, padding=1)
+        y.backward(g)
+        x.grad = None
+        w.grad = None
+
+    def forward():
+        with torch.no_grad():
+            F.conv2d(x, w, padding=1)
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, mkldnn {torch.backends.mkldnn.is_available()}")
+    print(f"step (forward + backward input + weight): {median_ms(step, args.repeats):.2f} ms median")
+    print(f"forward only: {median_ms(forward, args.repeats):.2f} ms median")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+// resnet.cpp: torchvision's ResNet family (see resnet.h). forward() looks every child up by name,
+// so a head swapped with replace_module("fc", ...) is used at once.
+#include "layers/resnet.h"
+
+#include "autograd/functions.h"
+#include "layers/init.h"
+#include "tensor/error.h"
+
+namespace sepal::nn {
+
+namespace {
+std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, Generator* gen) {
+  // torchvision: 3x3 convs pad 1, 1x1 pad 0, 7x7 stem pad 3; never a bias before BatchNorm
+  return std::make_shared<Conv2d>(in, out, kernel, stride, kernel / 2, /*bias=*/false, gen);
+}
+Tensor run(const Module& m, const std::string& name, const Tensor& x) { return m.child(name)->forward(x); }
+}  // namespace
+
+BasicBlock::BasicBlock(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample, Generator* gen)
+    : Module("BasicBlock") {
+  register_module("conv1", conv(inplanes, planes, 3, stride, gen));
+  register_module("bn1", std::make_shared<BatchNorm2d>(planes));
+  register_module("relu", std::make_shared<ReLU>());
+  register_module("conv2", conv(planes, planes, 3, 1, gen));
+  register_module("bn2", std::make_shared<BatchNorm2d>(planes));
+  if (downsample) register_module("downsample", downsample);
+}
+
+Tensor BasicBlock::forward(const Tensor& x) {
+  Tensor out = run(*this, "relu", run(*this, "bn1", run(*this, "conv1", x)));
+  out = run(*this, "bn2", run(*this, "conv2", out));
+  Tensor identity = named_children().back().first == "downsample" ? run(*this, "downsample", x) : x;
+  return (out + identity).relu();
+}
+
+Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample, Generator* gen)
+    : Module("Bottleneck") {
+  register_module("conv1", conv(inplanes, planes, 1, 1, gen));
+  register_module("bn1", std::make_shared<BatchNorm2d>(planes));
+  register_module("conv2", conv(planes, planes, 3, stride, gen));
+  register_module("bn2", std::make_shared<BatchNorm2d>(planes));
+  register_module("conv3", conv(planes, planes * expansion, 1, 1, gen));
+  register_module("bn3", std::make_shared<BatchNorm2d>(planes * expansion));
+  register_module("relu", std::make_shared<ReLU>());
+  if (downsample) register_module("downsample", downsample);
+}
+
+Tensor Bottleneck::forward(const Tensor& x) {
+  Tensor out = run(*this, "bn1", run(*this, "conv1", x)).relu();
+  out = run(*this, "bn2", run(*this, "conv2", out)).relu();
+  out = run(*this, "bn3", run(*this, "conv3", out));
+  Tensor identity = named_children().back().first == "downsample" ? run(*this, "downsample", x) : x;
+  return (out + identity).relu();
+}
+
+ResNet::ResNet(BlockKind block, std::array<int64_t, 4> layers, int64_t num_classes, Generator* gen)
+    : Module("ResNet") {
+  if (num_classes <= 0) throw Error("ResNet: num_classes must be positive, got " + std::to_string(num_classes));
+  const int64_t expansion = block == BlockKind::Basic ? BasicBlock::expansion : Bottleneck::expansion;
+  register_module("conv1", conv(3, 64, 7, 2, gen));
+  register_module("bn1", std::make_shared<BatchNorm2d>(64));
+  register_module("relu", std::make_shared<ReLU>());
+  register_module("maxpool", std::make_shared<MaxPool2d>(3, 2, 1));
+  int64_t inplanes = 64;
+  const int64_t planes_of[4] = {64, 128, 256, 512};
+  for (int stage = 0; stage < 4; ++stage) {
+    const int64_t planes = planes_of[stage], stride = stage == 0 ? 1 : 2;
+    auto layer = std::make_shared<Sequential>();
+    for (int64_t b = 0; b < layers[stage]; ++b) {
+      const int64_t s = b == 0 ? stride : 1;
+      ModulePtr downsample;
+      if (b == 0 && (s != 1 || inplanes != planes * expansion))
+        downsample = std::make_shared<Sequential>(
+            ModuleList{conv(inplanes, planes * expansion, 1, s, gen), std::make_shared<BatchNorm2d>(planes * expansion)});
+      if (block == BlockKind::Basic) layer->push_back(std::make_shared<BasicBlock>(inplanes, planes, s, downsample, gen));
+      else layer->push_back(std::make_shared<Bottleneck>(inplanes, planes, s, downsample, gen));
+      inplanes = planes * expansion;
+    }
+    register_module("layer" + std::to_string(stage + 1), layer);
+  }
+  register_module("avgpool", std::make_shared<AdaptiveAvgPool2d>(std::array<int64_t, 2>{1, 1}));
+  feature_dim_ = 512 * expansion;
+  register_module("fc", std::make_shared<Linear>(feature_dim_, num_classes, true, gen));
+  // torchvision's initialisation: convolutions kaiming normal (fan_out, relu); BatchNorm 1 and 0
+  for (auto& [name, m] : named_modules()) {
+    if (auto* c = dynamic_cast<Conv2d*>(m.get())) init::kaiming_normal_fan_out_relu_(c->weight, gen);
+    if (auto* bn = dynamic_cast<BatchNorm2d*>(m.get())) {
+      init::constant_(bn->weight, 1.0);
+      init::constant_(bn->bias, 0.0);
+    }
+  }
+}
+
+Tensor ResNet::features(const Tensor& x) {
+  if (x.dim() != 4 || x.size(1) != 3)
+    throw ShapeError("ResNet: expected images [N, 3, H, W], got " + shape_str(x.shape()));
+  Tensor h = run(*this, "maxpool", run(*this, "relu", run(*this, "bn1", run(*this, "conv1", x))));
+  for (const char* layer : {"layer1", "layer2", "layer3", "layer4"}) h = run(*this, layer, h);
+  return run(*this, "avgpool", h).flatten(1);
+}
+
+Tensor ResNet::forward(const Tensor& x) { return run(*this, "fc", features(x)); }
+
+std::shared_ptr<ResNet> resnet18(int64_t n, Generator* gen) { return std::make_shared<ResNet>(BlockKind::Basic, std::array<int64_t, 4>{2, 2, 2, 2}, n, gen); }
+std::shared_ptr<ResNet> resnet34(int64_t n, Generator* gen) { return std::make_shared<ResNet>(BlockKind::Basic, std::array<int64_t, 4>{3, 4, 6, 3}, n, gen); }
+std::shared_ptr<ResNet> resnet50(int64_t n, Generator* gen) { return std::make_shared<ResNet>(BlockKind::Bottleneck, std::array<int64_t, 4>{3, 4, 6, 3}, n, gen); }
+
+std::shared_ptr<ResNet> resnet(const std::string& arch, int64_t n, Generator* gen) {
+  if (arch == "resnet18") return resnet18(n, gen);
+  if (arch == "resnet34") return resnet34(n, gen);
+  if (arch == "resnet50") return resnet50(n, gen);
+  throw Error("unknown architecture '" + arch + "' (expected resnet18, resnet34 or resnet50)");
+}
+
+}  // namespace sepal::nn

@@ -1,0 +1,50 @@
+// resnet.h: ResNet-18, 34 and 50 exactly as torchvision builds them (v1.5: in a Bottleneck the
+// stride sits on the 3x3 convolution): the stem conv1 7x7/2, bn1, relu, maxpool 3x3/2, layer1..4
+// of BasicBlocks or Bottlenecks (a downsample 1x1 conv + BatchNorm on the first block of layers
+// 2-4 and wherever the shape changes), avgpool to 1x1, fc. Same state_dict keys
+// ("layer2.0.downsample.0.weight"), same initialisation (kaiming normal, fan_out, for
+// convolutions; BatchNorm weight 1, bias 0; Linear's default for fc).
+#pragma once
+#include <array>
+#include <memory>
+#include <string>
+
+#include "layers/layers.h"
+
+namespace sepal::nn {
+
+class BasicBlock : public Module {
+ public:
+  static constexpr int64_t expansion = 1;
+  BasicBlock(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample, Generator* gen = nullptr);
+  Tensor forward(const Tensor& input) override;
+};
+
+class Bottleneck : public Module {
+ public:
+  static constexpr int64_t expansion = 4;
+  Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample, Generator* gen = nullptr);
+  Tensor forward(const Tensor& input) override;
+};
+
+enum class BlockKind { Basic, Bottleneck };
+
+class ResNet : public Module {
+ public:
+  ResNet(BlockKind block, std::array<int64_t, 4> layers, int64_t num_classes = 1000, Generator* gen = nullptr);
+  Tensor forward(const Tensor& input) override;
+  // The 512 * expansion features before fc (the backbone's output), [N, F].
+  Tensor features(const Tensor& input);
+  int64_t feature_dim() const { return feature_dim_; }
+
+ private:
+  int64_t feature_dim_;
+};
+
+// "resnet18", "resnet34" or "resnet50"; throws listing the known names otherwise.
+std::shared_ptr<ResNet> resnet(const std::string& arch, int64_t num_classes = 1000, Generator* gen = nullptr);
+std::shared_ptr<ResNet> resnet18(int64_t num_classes = 1000, Generator* gen = nullptr);
+std::shared_ptr<ResNet> resnet34(int64_t num_classes = 1000, Generator* gen = nullptr);
+std::shared_ptr<ResNet> resnet50(int64_t num_classes = 1000, Generator* gen = nullptr);
+
+}  // namespace sepal::nn

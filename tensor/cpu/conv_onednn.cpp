@@ -1,0 +1,250 @@
+// conv_onednn.cpp: float32 CPU convolution through oneDNN (forward_training, backward_data and
+// backward_weights primitives), and the CpuBackend conv methods, which send float32 here and
+// float64 (which oneDNN lacks) to conv_im2col.cpp.
+//
+// Per distinct convolution (shapes, arguments and OpenMP thread count, since oneDNN plans its
+// work split for the thread count at creation) the primitive descriptors, primitives and the
+// reorders between our plain layouts (NCHW activations, OIHW or GOIHW weights) and the blocked
+// layouts oneDNN chooses (format_tag::any) are created once and cached. Scratchpads and
+// reordered copies come from the caching allocator on every call (scratchpad_mode::user), so
+// cached primitives can run concurrently from several threads.
+#include <dnnl.hpp>
+#include <omp.h>
+
+#include <array>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "tensor/cpu/conv.h"
+#include "tensor/cpu/cpu_backend.h"
+
+namespace sepal::cpu {
+
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// A stream object is not thread-safe; a CPU stream is a light handle, so each thread has one.
+dnnl::stream& cpu_stream() {
+  thread_local dnnl::stream stream(cpu_engine());
+  return stream;
+}
+
+// One operand: the layout of our tensor, the layout the primitive chose, and the reorder
+// between them (plain -> chosen for inputs, chosen -> plain for outputs), unless they coincide.
+struct Operand {
+  int arg = 0;  // DNNL_ARG_*
+  memory::desc plain, chosen;
+  dnnl::reorder reorder;
+  bool direct() const { return plain == chosen; }
+};
+
+Operand make_operand(int arg, const memory::desc& plain, const memory::desc& chosen, bool output) {
+  Operand o{arg, plain, chosen, {}};
+  if (!o.direct()) {
+    const dnnl::engine& e = cpu_engine();
+    o.reorder = output ? dnnl::reorder(dnnl::reorder::primitive_desc(e, chosen, e, plain))
+                       : dnnl::reorder(dnnl::reorder::primitive_desc(e, plain, e, chosen));
+  }
+  return o;
+}
+
+// One convolution pass: a primitive with two inputs and one output.
+struct Pass {
+  dnnl::primitive primitive;
+  memory::desc scratchpad;
+  Operand in0, in1, out;
+};
+
+// The geometry of one convolution in oneDNN's terms (dilation counts the gaps: ours minus 1).
+struct ConvDims {
+  memory::dims src, weights, dst, strides, dilates, padding;
+  ConvDims(const Tensor& image, const Tensor& weight, const Tensor& out, const Conv2dArgs& a) {
+    const int64_t G = a.groups, K = weight.size(0);
+    src = {image.size(0), image.size(1), image.size(2), image.size(3)};
+    dst = {out.size(0), K, out.size(2), out.size(3)};
+    if (G == 1) weights = {K, weight.size(1), weight.size(2), weight.size(3)};
+    else weights = {G, K / G, weight.size(1), weight.size(2), weight.size(3)};
+    strides = {a.stride[0], a.stride[1]};
+    dilates = {a.dilation[0] - 1, a.dilation[1] - 1};
+    padding = {a.padding[0], a.padding[1]};
+  }
+  memory::desc plain_src() const { return {src, memory::data_type::f32, Tag::nchw}; }
+  memory::desc plain_dst() const { return {dst, memory::data_type::f32, Tag::nchw}; }
+  memory::desc plain_weights() const {
+    return {weights, memory::data_type::f32, weights.size() == 4 ? Tag::oihw : Tag::goihw};
+  }
+  memory::desc any(const memory::dims& d) const { return {d, memory::data_type::f32, Tag::any}; }
+};
+
+dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+// Everything cached for one convolution: the forward descriptor (also the hint the backward
+// passes need), and the three passes, each built on first use.
+struct ConvPlan {
+  ConvDims dims;
+  dnnl::convolution_forward::primitive_desc fwd_pd;
+  std::once_flag built[3];
+  Pass pass[3];
+
+  explicit ConvPlan(const ConvDims& d) : dims(d) {
+    dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                                         d.any(d.src), d.any(d.weights), d.any(d.dst), d.strides, d.dilates,
+                                         d.padding, d.padding);
+    fwd_pd = dnnl::convolution_forward::primitive_desc(desc, user_scratchpad(), cpu_engine());
+  }
+
+  enum Kind { Forward = 0, BackwardData = 1, BackwardWeights = 2 };
+
+  const Pass& get(Kind kind) {
+    std::call_once(built[kind], [&] { pass[kind] = build(kind); });
+    return pass[kind];
+  }
+
+ private:
+  Pass build(Kind kind) const {
+    const ConvDims& d = dims;
+    const dnnl::engine& e = cpu_engine();
+    const auto algo = dnnl::algorithm::convolution_direct;
+    if (kind == Forward)
+      return {dnnl::convolution_forward(fwd_pd), fwd_pd.scratchpad_desc(),
+              make_operand(DNNL_ARG_SRC, d.plain_src(), fwd_pd.src_desc(), false),
+              make_operand(DNNL_ARG_WEIGHTS, d.plain_weights(), fwd_pd.weights_desc(), false),
+              make_operand(DNNL_ARG_DST, d.plain_dst(), fwd_pd.dst_desc(), true)};
+    if (kind == BackwardData) {
+      dnnl::convolution_backward_data::desc desc(algo, d.any(d.src), d.any(d.weights), d.any(d.dst), d.strides,
+                                                 d.dilates, d.padding, d.padding);
+      dnnl::convolution_backward_data::primitive_desc pd(desc, user_scratchpad(), e, fwd_pd);
+      return {dnnl::convolution_backward_data(pd), pd.scratchpad_desc(),
+              make_operand(DNNL_ARG_DIFF_DST, d.plain_dst(), pd.diff_dst_desc(), false),
+              make_operand(DNNL_ARG_WEIGHTS, d.plain_weights(), pd.weights_desc(), false),
+              make_operand(DNNL_ARG_DIFF_SRC, d.plain_src(), pd.diff_src_desc(), true)};
+    }
+    dnnl::convolution_backward_weights::desc desc(algo, d.any(d.src), d.any(d.weights), d.any(d.dst), d.strides,
+                                                  d.dilates, d.padding, d.padding);
+    dnnl::convolution_backward_weights::primitive_desc pd(desc, user_scratchpad(), e, fwd_pd);
+    return {dnnl::convolution_backward_weights(pd), pd.scratchpad_desc(),
+            make_operand(DNNL_ARG_SRC, d.plain_src(), pd.src_desc(), false),
+            make_operand(DNNL_ARG_DIFF_DST, d.plain_dst(), pd.diff_dst_desc(), false),
+            make_operand(DNNL_ARG_DIFF_WEIGHTS, d.plain_weights(), pd.diff_weights_desc(), true)};
+  }
+};
+
+// Cache key: every size and argument, and the thread count the plan was made for.
+using PlanKey = std::array<int64_t, 15>;
+struct PlanKeyHash {
+  size_t operator()(const PlanKey& k) const {
+    size_t h = 0;
+    for (int64_t v : k) h = h * 1000003u ^ std::hash<int64_t>()(v);
+    return h;
+  }
+};
+
+ConvPlan& plan_for(const Tensor& image, const Tensor& weight, const Tensor& out, const Conv2dArgs& a) {
+  static std::mutex mutex;
+  static std::unordered_map<PlanKey, std::unique_ptr<ConvPlan>, PlanKeyHash> plans;
+  const PlanKey key{image.size(0), image.size(1), image.size(2), image.size(3), weight.size(0), weight.size(2),
+                    weight.size(3), a.stride[0], a.stride[1], a.padding[0], a.padding[1], a.dilation[0],
+                    a.dilation[1], a.groups, omp_get_max_threads()};
+  std::lock_guard<std::mutex> lock(mutex);
+  std::unique_ptr<ConvPlan>& plan = plans[key];
+  if (!plan) plan = std::make_unique<ConvPlan>(ConvDims(image, weight, out, a));
+  return *plan;
+}
+
+// Runs one pass on our plain buffers: reorders the inputs into the chosen layouts where they
+// differ, runs the primitive, and reorders the output back.
+void run(const Pass& p, const void* in0, const void* in1, void* out) {
+  const dnnl::engine& e = cpu_engine();
+  dnnl::stream& s = cpu_stream();
+  std::vector<Tensor> buffers;  // reordered copies and the scratchpad, alive until the stream is done
+  auto buffer = [&](const memory::desc& md) {
+    buffers.push_back(empty({static_cast<int64_t>(md.get_size())}, DType::UInt8));
+    return memory(md, e, buffers.back().raw_data());
+  };
+  auto input = [&](const Operand& o, const void* ptr) {
+    memory user(o.plain, e, const_cast<void*>(ptr));
+    if (o.direct()) return user;
+    memory chosen = buffer(o.chosen);
+    o.reorder.execute(s, user, chosen);
+    return chosen;
+  };
+  std::unordered_map<int, memory> args{{p.in0.arg, input(p.in0, in0)}, {p.in1.arg, input(p.in1, in1)}};
+  memory user_out(p.out.plain, e, out);
+  memory result = p.out.direct() ? user_out : buffer(p.out.chosen);
+  args.insert({p.out.arg, result});
+  if (p.scratchpad.get_size() > 0) args.insert({DNNL_ARG_SCRATCHPAD, buffer(p.scratchpad)});
+  p.primitive.execute(s, args);
+  if (!p.out.direct()) p.out.reorder.execute(s, result, user_out);
+  s.wait();
+}
+
+// oneDNN reports failures as dnnl::error; sepal callers expect sepal::Error naming the op.
+template <typename Fn>
+void with_onednn(const char* op, const Tensor& a, const Tensor& b, Fn&& fn) {
+  if (a.dtype() != DType::Float32) throw DTypeError(std::string(op) + ": the oneDNN path takes float32 only");
+  try {
+    fn();
+  } catch (const dnnl::error& err) {
+    throw Error(std::string(op) + ": oneDNN failed (" + err.what() + ") for " + shape_str(a.shape()) + " and " +
+                shape_str(b.shape()));
+  }
+}
+
+}  // namespace
+
+void onednn_conv2d_forward(const Tensor& input, const Tensor& weight, const Tensor& out, const Conv2dArgs& args) {
+  with_onednn("conv2d", input, weight, [&] {
+    const Pass& p = plan_for(input, weight, out, args).get(ConvPlan::Forward);
+    run(p, input.raw_data(), weight.raw_data(), out.raw_data());
+  });
+}
+
+void onednn_conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Tensor& grad_input,
+                                  const Conv2dArgs& args) {
+  with_onednn("conv2d_backward_input", grad_out, weight, [&] {
+    const Pass& p = plan_for(grad_input, weight, grad_out, args).get(ConvPlan::BackwardData);
+    run(p, grad_out.raw_data(), weight.raw_data(), grad_input.raw_data());
+  });
+}
+
+void onednn_conv2d_backward_weight(const Tensor& grad_out, const Tensor& input, const Tensor& grad_weight,
+                                   const Conv2dArgs& args) {
+  with_onednn("conv2d_backward_weight", grad_out, input, [&] {
+    const Pass& p = plan_for(input, grad_weight, grad_out, args).get(ConvPlan::BackwardWeights);
+    run(p, input.raw_data(), grad_out.raw_data(), grad_weight.raw_data());
+  });
+}
+
+// ---- CpuBackend: float32 on oneDNN, float64 on im2col ----
+void CpuBackend::conv2d_forward(const Tensor& input, const Tensor& weight, const Tensor& out,
+                                const Conv2dArgs& args) {
+  if (input.dtype() == DType::Float32) onednn_conv2d_forward(input, weight, out, args);
+  else im2col_conv2d_forward(input, weight, out, args);
+}
+
+void CpuBackend::conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Tensor& grad_input,
+                                       const Conv2dArgs& args) {
+  if (grad_out.dtype() == DType::Float32) onednn_conv2d_backward_input(grad_out, weight, grad_input, args);
+  else im2col_conv2d_backward_input(grad_out, weight, grad_input, args);
+}
+
+void CpuBackend::conv2d_backward_weight(const Tensor& grad_out, const Tensor& input, const Tensor& grad_weight,
+                                        const Conv2dArgs& args) {
+  if (grad_out.dtype() == DType::Float32) onednn_conv2d_backward_weight(grad_out, input, grad_weight, args);
+  else im2col_conv2d_backward_weight(grad_out, input, grad_weight, args);
+}
+
+}  // namespace sepal::cpu

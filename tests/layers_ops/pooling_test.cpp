@@ -1,0 +1,189 @@
+// pooling_test.cpp: max_pool2d and adaptive_avg_pool2d on the CPU against hand-derived values:
+// padding that never wins, the recorded indices, overlapping windows in the backward pass, NaN,
+// ceil_mode output sizes (PyTorch's rule), overlapping adaptive windows, and the argument errors.
+// (Gradients against finite differences: tests/autograd; CUDA against the CPU: tests/cuda.)
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <sepal.h>
+
+#include "autograd/nn_functions.h"
+#include "tensor/kernels/norm_pool.h"
+
+namespace sepal {
+namespace {
+
+std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
+std::vector<int64_t> ints(const Tensor& t) { return t.to_vector<int64_t>(); }
+
+template <typename F>
+void expect_error_containing(F f, const std::string& text) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an error containing \"" << text << "\"";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
+  }
+}
+
+// [1, 1, H, W] holding start, start + step, ... in row-major order.
+Tensor ramp(int64_t H, int64_t W, double start, double step, DType dtype = DType::Float32) {
+  return arange(start, start + step * static_cast<double>(H * W) - step / 2, step, dtype).reshape({1, 1, H, W});
+}
+
+class PoolBothDtypes : public ::testing::TestWithParam<DType> {};
+
+// x = -[[1, 2, 3], [4, 5, 6], [7, 8, 9]], kernel 2, stride 2, padding 1 -> 2x2 output:
+//   (0,0): rows -1..0, cols -1..0 -> only x(0,0) = -1 (index 0)
+//   (0,1): rows -1..0, cols 1..2  -> max(-2, -3) = -2 (index 1)
+//   (1,0): rows 1..2,  cols -1..0 -> max(-4, -7) = -4 (index 3)
+//   (1,1): rows 1..2,  cols 1..2  -> max(-5, -6, -8, -9) = -5 (index 4)
+// Zero padding would have given 0 in every cell.
+TEST_P(PoolBothDtypes, MaxPoolPaddingNeverWinsAndIndicesArePlanePositions) {
+  auto [y, idx] = max_pool2d_with_indices(ramp(3, 3, -1, -1, GetParam()), {{2, 2}, {2, 2}, {1, 1}});
+  EXPECT_EQ(y.shape(), (Shape{1, 1, 2, 2}));
+  EXPECT_EQ(idx.dtype(), DType::Int64);
+  EXPECT_EQ(values(y), (std::vector<double>{-1, -2, -4, -5}));
+  EXPECT_EQ(ints(idx), (std::vector<int64_t>{0, 1, 3, 4}));
+}
+
+// The ResNet stem window (3x3, stride 2, padding 1) on the 4x4 ramp 1..16 -> 2x2: each window's
+// maximum is its bottom-right valid element: 6 (index 5), 8 (7), 14 (13), 16 (15).
+TEST_P(PoolBothDtypes, MaxPoolStemWindow) {
+  auto [y, idx] = max_pool2d_with_indices(ramp(4, 4, 1, 1, GetParam()), {{3, 3}, {2, 2}, {1, 1}});
+  EXPECT_EQ(values(y), (std::vector<double>{6, 8, 14, 16}));
+  EXPECT_EQ(ints(idx), (std::vector<int64_t>{5, 7, 13, 15}));
+}
+
+// 3x3 kernel, stride 1, padding 1 over the 3x3 ramp 1..9: the nine windows pick 5, 6, 6 / 8, 9, 9
+// / 8, 9, 9, so for L = sum(y) the gradient is 1 at 5, 2 at 6, 2 at 8 and 4 at 9 (overlapping
+// windows accumulate).
+TEST_P(PoolBothDtypes, MaxPoolBackwardAccumulatesOverlappingWindows) {
+  Tensor x = ramp(3, 3, 1, 1, GetParam()).requires_grad_(true);
+  Tensor y = max_pool2d(x, {{3, 3}, {1, 1}, {1, 1}});
+  EXPECT_EQ(values(y), (std::vector<double>{5, 6, 6, 8, 9, 9, 8, 9, 9}));
+  y.sum().backward();
+  EXPECT_EQ(values(x.grad()), (std::vector<double>{0, 0, 0, 0, 1, 2, 0, 2, 4}));
+}
+
+// x[i, j] = 5 i + j over 5x5 pooled to 2x2: windows [0, 3) and [2, 5) along each dim (floor(0) to
+// ceil(5/2) = 3, floor(5/2) = 2 to 5), overlapping in row/column 2. The mean of 5 i + j over rows
+// 0..2 and columns 0..2 is 5 * 1 + 1 = 6; the others are 8, 16, 18.
+// Backward of sum(y): each window spreads 1/9; position (2, 2) is in all four windows (4/9), the
+// rest of row/column 2 in two (2/9), the others in one (1/9).
+TEST_P(PoolBothDtypes, AdaptiveAveragePoolOverlappingWindows) {
+  Tensor x = ramp(5, 5, 0, 1, GetParam()).requires_grad_(true);
+  Tensor y = adaptive_avg_pool2d(x, {2, 2});
+  std::vector<double> v = values(y), expected{6, 8, 16, 18};
+  for (size_t i = 0; i < 4; ++i) EXPECT_NEAR(v[i], expected[i], 1e-5);
+  y.sum().backward();
+  std::vector<double> g = values(x.grad());
+  for (int64_t i = 0; i < 5; ++i)
+    for (int64_t j = 0; j < 5; ++j) {
+      const double windows = (i == 2 ? 2 : 1) * (j == 2 ? 2 : 1);
+      EXPECT_NEAR(g[i * 5 + j], windows / 9.0, 1e-6) << i << ", " << j;
+    }
+}
+
+// Global pooling (the ResNet head): the plane mean; gradient 1 / (H W) everywhere.
+TEST_P(PoolBothDtypes, AdaptiveAveragePoolToOneByOne) {
+  Tensor x = ramp(3, 4, 1, 1, GetParam()).expand({2, 3, 3, 4}).contiguous().requires_grad_(true);
+  Tensor y = adaptive_avg_pool2d(x, {1, 1});
+  EXPECT_EQ(y.shape(), (Shape{2, 3, 1, 1}));
+  for (double v : values(y)) EXPECT_NEAR(v, 6.5, 1e-6);  // mean of 1..12
+  y.sum().backward();
+  for (double g : values(x.grad())) EXPECT_NEAR(g, 1.0 / 12.0, 1e-7);
+}
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, PoolBothDtypes, ::testing::Values(DType::Float32, DType::Float64),
+                         [](const ::testing::TestParamInfo<DType>& info) { return std::string(dtype_name(info.param)); });
+
+// NaN propagates (the last NaN of a window is its index, as in PyTorch); ties keep the first.
+TEST(MaxPool, NanPropagatesAndTiesKeepTheFirstPosition) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  Tensor x = from_vector<double>({1, nan, 3, 4, nan, 6, 0, 0, 0}, {1, 1, 3, 3});
+  auto [y, idx] = max_pool2d_with_indices(x, {{2, 2}, {1, 1}});
+  for (double v : values(y)) EXPECT_TRUE(std::isnan(v));
+  EXPECT_EQ(ints(idx), (std::vector<int64_t>{4, 4, 4, 4}));
+  auto [t, tidx] = max_pool2d_with_indices(full({1, 1, 3, 3}, 2.0), {{2, 2}, {1, 1}});
+  EXPECT_EQ(ints(tidx), (std::vector<int64_t>{0, 1, 3, 4}));
+}
+
+// Dilation 2 picks every other element: kernel 2, dilation 2 over the 4x4 ramp 1..16 -> 2x2, the
+// window at (0, 0) being {1, 3, 9, 11} -> 11 (index 10).
+TEST(MaxPool, Dilation) {
+  auto [y, idx] = max_pool2d_with_indices(ramp(4, 4, 1, 1), {{2, 2}, {1, 1}, {0, 0}, {2, 2}});
+  EXPECT_EQ(values(y), (std::vector<double>{11, 12, 15, 16}));
+  EXPECT_EQ(ints(idx), (std::vector<int64_t>{10, 11, 14, 15}));
+}
+
+// [C, H, W] input pools as a batch of one.
+TEST(MaxPool, ThreeDimensionalInput) {
+  Tensor y = max_pool2d(ramp(4, 4, 1, 1).reshape({1, 4, 4}), {{2, 2}});
+  EXPECT_EQ(y.shape(), (Shape{1, 2, 2}));
+  EXPECT_EQ(values(y), (std::vector<double>{6, 8, 14, 16}));
+}
+
+// Output sizes against torch.nn.functional.max_pool2d (torch 1.13), which uses
+// floor_or_ceil((in + 2 pad - dilation (kernel - 1) - 1) / stride) + 1 and, with ceil_mode, drops
+// a last window that would start in the right padding.
+TEST(MaxPool, CeilModeOutputSizesMatchPyTorch) {
+  struct Case {
+    int64_t in, kernel, stride, pad, dilation;
+    bool ceil;
+    int64_t expected;
+  };
+  const Case cases[] = {
+      {5, 2, 2, 1, 1, true, 3},   // ceil would give 4, but window 3 starts at 5 = in + pad - 1 + 1: dropped
+      {5, 2, 2, 1, 1, false, 3},  {6, 3, 2, 1, 1, true, 4},  {7, 2, 2, 0, 1, true, 4},
+      {7, 3, 2, 0, 1, true, 3},   {8, 3, 3, 1, 1, true, 3},  {9, 3, 2, 1, 2, true, 4},
+      {10, 4, 3, 2, 1, true, 4},  {4, 3, 2, 1, 1, true, 3},  {1, 2, 2, 1, 1, true, 1},
+      {2, 2, 3, 0, 1, true, 1},   {112, 3, 2, 1, 1, false, 56},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE("in " + std::to_string(c.in) + " kernel " + std::to_string(c.kernel) + " stride " +
+                 std::to_string(c.stride) + " pad " + std::to_string(c.pad) + " dilation " + std::to_string(c.dilation));
+    EXPECT_EQ(kernels::pool_output_size(c.in, c.kernel, c.stride, c.pad, c.dilation, c.ceil), c.expected);
+    MaxPool2dOptions o{{c.kernel, c.kernel}, {c.stride, c.stride}, {c.pad, c.pad}, {c.dilation, c.dilation}, c.ceil};
+    EXPECT_EQ(max_pool2d(ramp(c.in, c.in, 1, 1), o).size(2), c.expected);
+  }
+}
+
+// ceil_mode's partial last window: kernel 2, stride 2 over the 3x3 ramp 1..9 -> 2x2 with windows
+// {1,2,4,5} -> 5, {3,6} -> 6, {7,8} -> 8, {9} -> 9.
+TEST(MaxPool, CeilModePartialWindows) {
+  Tensor y = max_pool2d(ramp(3, 3, 1, 1), {{2, 2}, {2, 2}, {0, 0}, {1, 1}, true});
+  EXPECT_EQ(values(y), (std::vector<double>{5, 6, 8, 9}));
+}
+
+TEST(MaxPool, ErrorsNameTheOpAndTheShapes) {
+  expect_error_containing([] { max_pool2d(ones({1, 3, 2, 2}), {{3, 3}}); },
+                          "max_pool2d: output size would be 0 for input [1, 3, 2, 2] with kernel 3");
+  expect_error_containing([] { max_pool2d(ones({1, 3, 8, 8}), {{3, 3}, {1, 1}, {2, 2}}); },
+                          "max_pool2d: padding should be at most half of the kernel size (kernel 3, stride 1, padding 2");
+  expect_error_containing([] { max_pool2d(ones({1, 3, 8, 8}), {{0, 2}}); }, "max_pool2d: expected kernel > 0");
+  expect_error_containing([] { max_pool2d(ones({3, 8}), {{2, 2}}); },
+                          "max_pool2d: expected input [N, C, H, W] or [C, H, W], got [3, 8]");
+  expect_error_containing([] { max_pool2d(ones({1, 1, 4, 4}, DType::Int64), {{2, 2}}); },
+                          "max_pool2d: expected a floating input");
+  // dilation can leave a window between the rows of a tiny input: rejected, not read out of bounds
+  expect_error_containing([] { max_pool2d(ones({1, 1, 1, 1}), {{2, 2}, {2, 2}, {1, 1}, {2, 2}}); },
+                          "max_pool2d: window 0 along H covers no input element");
+}
+
+TEST(AdaptiveAvgPool, UpsamplingRepeatsAndErrors) {
+  // 2 -> 3 along W: windows [0, 1), [0, 2), [1, 2) -> 1, 1.5, 2 for the row [1, 2]
+  Tensor y = adaptive_avg_pool2d(from_vector<double>({1, 2}, {1, 1, 1, 2}), {1, 3});
+  EXPECT_EQ(values(y), (std::vector<double>{1, 1.5, 2}));
+  expect_error_containing([] { adaptive_avg_pool2d(ones({1, 3, 4, 4}), {0, 1}); },
+                          "adaptive_avg_pool2d: output size must be positive, got [0, 1] for input [1, 3, 4, 4]");
+  expect_error_containing([] { adaptive_avg_pool2d(ones({1, 3, 0, 4}), {1, 1}); },
+                          "adaptive_avg_pool2d: input [1, 3, 0, 4] has an empty plane");
+}
+
+}  // namespace
+}  // namespace sepal
