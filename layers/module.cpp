@@ -208,7 +208,10 @@ LoadReport Module::load_state_dict(const StateDict& state, bool strict) {
   for (const auto& [name, dst] : mine) {
     const Tensor* src = state.find(name);
     if (!src) {
-      report.missing_keys.push_back(name);
+      // files from before BatchNorm counted batches (torchvision < 0.4, some timm exports) lack
+      // num_batches_tracked; like PyTorch, keep the current value instead of failing
+      bool optional = name == "num_batches_tracked" || name.ends_with(".num_batches_tracked");
+      if (!optional) report.missing_keys.push_back(name);
       continue;
     }
     if (src->shape() != dst.shape()) {

@@ -126,6 +126,18 @@ TEST(Module, LoadStateDictReportsMissingUnexpectedAndSizeMismatch) {
   EXPECT_NE(model->state_dict().find("2.weight")->sum().item(), 6.0);  // the mismatched one was not loaded
 }
 
+TEST(Module, OldFilesWithoutNumBatchesTrackedLoadStrictly) {
+  nn::BatchNorm2d bn(2);
+  nn::StateDict old;
+  old.insert("weight", full({2}, 2.0));
+  old.insert("bias", full({2}, 0.5));
+  old.insert("running_mean", full({2}, 0.25));
+  old.insert("running_var", full({2}, 4.0));
+  EXPECT_TRUE(bn.load_state_dict(old, /*strict=*/true).ok());
+  EXPECT_EQ(bn.running_var.to_vector<float>(), (std::vector<float>{4.0f, 4.0f}));
+  EXPECT_EQ(bn.num_batches_tracked.item<int64_t>(), 0);
+}
+
 TEST(Module, TrainEvalPropagatesAndToDtypeKeepsIdentity) {
   auto model = nn::resnet18(10);
   model->eval();

@@ -30,7 +30,7 @@ std::shared_ptr<nn::ResNet> tutorial_resnet18() {
   return model;
 }
 
-TEST(ResNetGolden, Resnet18MatchesTorchvisionThroughSafetensors) {
+void check_resnet18(Device device) {
   auto model = tutorial_resnet18();
   // export the golden weights to safetensors and import them by name, as a user would
   std::string file = (std::filesystem::temp_directory_path() / "sepal_resnet18_golden_weights.safetensors").string();
@@ -40,8 +40,9 @@ TEST(ResNetGolden, Resnet18MatchesTorchvisionThroughSafetensors) {
   EXPECT_TRUE(report.ok()) << report.str();
 
   nn::StateDict golden = checkpoint::load_safetensors(data_path("resnet18_golden.safetensors"));
-  Tensor images = get(golden, "images");
-  EXPECT_LT(max_abs_diff(images, images_for("images", {2, 3, 64, 64})), 1e-7) << "the weight formula drifted";
+  EXPECT_LT(max_abs_diff(get(golden, "images"), images_for("images", {2, 3, 64, 64})), 1e-7) << "the weight formula drifted";
+  model->to(device);
+  Tensor images = get(golden, "images").to(device);
 
   model->eval();
   {
@@ -52,7 +53,7 @@ TEST(ResNetGolden, Resnet18MatchesTorchvisionThroughSafetensors) {
 
   model->train();
   Tensor log_probs = model->forward(images);
-  Tensor loss = nll_loss(log_probs, get(golden, "target"));
+  Tensor loss = nll_loss(log_probs, get(golden, "target").to(device));
   EXPECT_LT(max_abs_diff(log_probs, get(golden, "train_log_probs")), 1e-4);
   EXPECT_LT(max_abs_diff(loss.reshape({1}), get(golden, "loss")), 1e-5);
   loss.backward();
@@ -66,6 +67,13 @@ TEST(ResNetGolden, Resnet18MatchesTorchvisionThroughSafetensors) {
   nn::StateDict after = model->state_dict();
   for (const char* name : {"bn1.running_mean", "bn1.running_var", "layer4.1.bn2.running_var", "bn1.num_batches_tracked"})
     EXPECT_LT(max_abs_diff(*after.find(name), get(golden, std::string("after.") + name)), 1e-5) << name;
+}
+
+TEST(ResNetGolden, Resnet18MatchesTorchvisionThroughSafetensors) { check_resnet18(Device::cpu()); }
+
+TEST(ResNetGolden, Resnet18MatchesTorchvisionOnCuda) {
+  if (!cuda_available()) GTEST_SKIP() << "no CUDA device";
+  check_resnet18(Device::cuda());
 }
 
 template <typename Block>
