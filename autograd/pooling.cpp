@@ -55,12 +55,8 @@ Pool2dArgs max_pool_args(const MaxPool2dOptions& o) {
 
 std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& input, const MaxPool2dOptions& options) {
   check_pool_input("max_pool2d", input);
-  if (input.dim() == 3) {
-    auto [out, indices] = max_pool2d_with_indices(input.unsqueeze(0), options);
-    return {out.squeeze(0), raw::squeeze(indices, 0)};
-  }
   const Pool2dArgs a = max_pool_args(options);
-  const int64_t H = input.size(2), W = input.size(3);
+  const int64_t H = input.size(-2), W = input.size(-1);
   const int64_t P = kernels::pool_output_size(H, a.kernel[0], a.stride[0], a.padding[0], a.dilation[0], a.ceil_mode);
   const int64_t Q = kernels::pool_output_size(W, a.kernel[1], a.stride[1], a.padding[1], a.dilation[1], a.ceil_mode);
   if (P <= 0 || Q <= 0)
@@ -81,6 +77,10 @@ std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& input, const Max
     }
   }
 
+  if (input.dim() == 3) {  // validated against the caller's shape; pooled as a batch of one
+    auto [out, indices] = max_pool2d_with_indices(input.unsqueeze(0), options);
+    return {out.squeeze(0), raw::squeeze(indices, 0)};
+  }
   const Tensor x = raw::contiguous(input);
   const Shape out_shape{input.size(0), input.size(1), P, Q};
   Tensor out = empty(out_shape, TensorOptions().dtype(input.dtype()).device(input.device()));

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <ostream>
 #include <string>
 
 #include "autograd/nn_functions.h"
@@ -39,6 +40,8 @@ struct BnCase {
   Shape x;
   bool training, affine, running;
 };
+
+void PrintTo(const BnCase& c, std::ostream* os) { *os << c.name; }
 
 class CudaBatchNorm : public ::testing::TestWithParam<BnCase> {};
 
@@ -100,6 +103,8 @@ struct PoolCase {
   MaxPool2dOptions options;          // max pooling
   std::array<int64_t, 2> size{1, 1};  // adaptive average pooling
 };
+
+void PrintTo(const PoolCase& c, std::ostream* os) { *os << c.name; }
 
 class CudaPool : public ::testing::TestWithParam<PoolCase> {};
 

@@ -166,6 +166,8 @@ TEST(MaxPool, ErrorsNameTheOpAndTheShapes) {
   expect_error_containing([] { max_pool2d(ones({1, 3, 8, 8}), {{3, 3}, {1, 1}, {2, 2}}); },
                           "max_pool2d: padding should be at most half of the kernel size (kernel 3, stride 1, padding 2");
   expect_error_containing([] { max_pool2d(ones({1, 3, 8, 8}), {{0, 2}}); }, "max_pool2d: expected kernel > 0");
+  expect_error_containing([] { max_pool2d(ones({3, 2, 2}), {{3, 3}}); },
+                          "max_pool2d: output size would be 0 for input [3, 2, 2] with kernel 3");
   expect_error_containing([] { max_pool2d(ones({3, 8}), {{2, 2}}); },
                           "max_pool2d: expected input [N, C, H, W] or [C, H, W], got [3, 8]");
   expect_error_containing([] { max_pool2d(ones({1, 1, 4, 4}, DType::Int64), {{2, 2}}); },
