@@ -214,6 +214,21 @@ inline std::vector<OpCase> op_cases() {
   adaptive("1x1", {2, 3, 5, 5}, {1, 1});
   adaptive("3x2_uneven", {2, 3, 7, 5}, {3, 2});
   adaptive("upsample_overlapping", {1, 2, 3, 4}, {5, 6});
+  // the nn composites (autograd/nn_composites.cpp); targets are fixed int64 class indices
+  auto targets = [](const Tensor& like) {
+    return from_vector<int64_t>({2, 0, 4}, {3}, TensorOptions().dtype(DType::Int64).device(like.device()));
+  };
+  cases.push_back({"linear", {{{4, 3}}, {{2, 3}}, {{2}}}, [](V in) { return linear(in[0], in[1], in[2]); }});
+  cases.push_back({"linear_3d_no_bias", {{{2, 4, 3}}, {{2, 3}}}, [](V in) { return linear(in[0], in[1]); }});
+  cases.push_back({"log_softmax_dim0", {{{3, 5}}}, [](V in) { return log_softmax(in[0], 0); }});
+  cases.push_back({"softmax", {{{3, 5}}}, [](V in) { return softmax(in[0], 1); }});
+  cases.push_back({"nll_loss_sum", {{{3, 5}}}, [targets](V in) {
+                     return nll_loss(log_softmax(in[0], 1), targets(in[0]), Reduction::Sum);
+                   }});
+  cases.push_back({"cross_entropy_mean", {{{3, 5}}}, [targets](V in) { return cross_entropy(in[0], targets(in[0])); }});
+  cases.push_back({"cross_entropy_none", {{{3, 5}}}, [targets](V in) {
+                     return cross_entropy(in[0], targets(in[0]), Reduction::None);
+                   }});
   return cases;
 }
 
