@@ -4,6 +4,7 @@ channel convolution of an [8, 64, 56, 56] float32 input, padding 1, forward plus
 and weight gradients), on --threads threads (default 2). Needs torch: run it with Debian's
 /usr/bin/python3 (python3-torch), e.g. `/usr/bin/python3 bench/conv_torch.py --threads 2`."""
 import argparse
+import resource
 import statistics
 import time
 
@@ -11,21 +12,29 @@ import torch
 import torch.nn.functional as F
 
 
-def median_ms(fn, repeats, warmup=3):
+def process_cpu_ms():
+    """CPU time of every thread of the process (see bench_conv.cpp's process_cpu_ms)."""
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return (u.ru_utime + u.ru_stime) * 1e3
+
+
+def times_ms(fn, repeats, warmup=3):
     for _ in range(warmup):
         fn()
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), process_cpu_ms()
         fn()
         times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+        cpu.append(process_cpu_ms() - cpu_start)
+    return (f"{statistics.median(times):.2f} ms median, {min(times):.2f} ms min, "
+            f"process CPU {statistics.median(cpu):.2f} ms median")
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=50)
+    ap.add_argument("--repeats", type=int, default=40)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
@@ -44,8 +53,8 @@ def main():
             F.conv2d(x, w, padding=1)
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, mkldnn {torch.backends.mkldnn.is_available()}")
-    print(f"step (forward + backward input + weight): {median_ms(step, args.repeats):.2f} ms median")
-    print(f"forward only: {median_ms(forward, args.repeats):.2f} ms median")
+    print(f"step (forward + backward input + weight): {times_ms(step, args.repeats)}")
+    print(f"forward only: {times_ms(forward, args.repeats)}")
 
 
 if __name__ == "__main__":

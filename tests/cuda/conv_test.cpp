@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <ostream>
 #include <string>
 
 #include "autograd/nn_functions.h"
@@ -17,6 +18,7 @@ struct ConvShape {
   Shape x, w;
   Conv2dOptions o;
 };
+void PrintTo(const ConvShape& s, std::ostream* os) { *os << s.name; }
 
 // float32: relative 1e-4 and 1e-4 of the RMS for entries that cancel towards zero (cuDNN and
 // oneDNN sum the same products in different orders).

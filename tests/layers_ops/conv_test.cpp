@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <functional>
+#include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -106,6 +107,7 @@ struct Geometry {
   Shape x, w;
   Conv2dOptions o;
 };
+void PrintTo(const Geometry& g, std::ostream* os) { *os << g.name; }
 
 // Every op-table geometry plus channel counts where oneDNN picks blocked (nChw16c) layouts.
 std::vector<Geometry> reference_geometries() {
