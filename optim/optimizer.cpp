@@ -4,7 +4,6 @@
 #include "optim/optimizer.h"
 
 #include <cmath>
-#include <sstream>
 
 #include "autograd/grad_mode.h"
 #include "tensor/raw.h"
@@ -28,7 +27,8 @@ std::string list_names(const Options& options) {
 double ParamGroup::option(const std::string& name) const {
   auto it = options_.find(name);
   if (it == options_.end())
-    throw Error("parameter group has no option '" + name + "' (it has: " + list_names(options_) + ")");
+    throw Error("parameter group " + std::to_string(index_) + " has no option '" + name + "' (it has: " +
+                list_names(options_) + ")");
   return it->second;
 }
 
@@ -94,6 +94,7 @@ std::optional<size_t> Optimizer::group_of(const std::string& name) const {
 void Optimizer::add_param_group(const nn::NamedTensors& params, const Options& overrides) {
   const std::string where = type_ + ".add_param_group (group " + std::to_string(groups_.size()) + ")";
   ParamGroup group;
+  group.index_ = groups_.size();
   group.options_ = complete(overrides, where);
   std::unordered_set<std::string> names;
   std::unordered_set<const TensorImpl*> tensors;

@@ -46,9 +46,11 @@ class ParamGroup {
   double option(const std::string& name) const;
   bool flag(const std::string& name) const { return option(name) != 0.0; }
   double lr() const { return option("lr"); }
+  size_t index() const { return index_; }
 
  private:
   friend class Optimizer;
+  size_t index_ = 0;
   std::vector<std::string> names_;
   std::vector<Tensor> params_;
   Options options_;

@@ -118,7 +118,7 @@ SEPAL_HD void adam_element(T& p, T g, T& m, T& v, T& vmax, const AdamGroupScalar
     vmax = vm;
     second = vm;
   }
-  const T denom = div_rn(add_rn(sqrt_rn(second), s.eps), t.bias_correction2_sqrt);
+  const T denom = add_rn(div_rn(sqrt_rn(second), t.bias_correction2_sqrt), s.eps);
   p = add_rn(param, div_rn(mul_rn(m1, t.neg_step_size), denom));
   m = m1;
   v = v1;
