@@ -11,7 +11,7 @@
 #include "layers/loss.h"
 #include "layers/module.h"
 #include "layers/resnet.h"
-// optim/optim.h joins once optim/ is built (issue 4, mid-integration)
+#include "optim/optim.h"
 #include "tensor/device.h"
 #include "tensor/generator.h"
 #include "tensor/raw.h"

@@ -3,9 +3,11 @@
 
 Times torch.optim.Adam on torchvision's resnet18 parameter shapes (11,689,512 parameters in 62
 tensors, every gradient set) with torch.set_num_threads(--threads), and runs bench_optim with
-OMP_NUM_THREADS set to the same count, alternating the two for --rounds rounds (so that load from
-other processes on a shared machine falls on both alike); each time is the median over the
-rounds. Prints times, speeds at 28 bytes per parameter, and the ratios with their targets:
+OMP_NUM_THREADS set to the same count (3 repetitions of each benchmark in random order), alternating
+the two for --rounds rounds, so that load from other processes and the memory bandwidth left by
+other machines on the host, which vary minute to minute, fall on both alike. Times are medians
+over the rounds; each ratio is the median of the per-round ratios. Prints times, speeds at 28
+bytes per parameter, and the ratios with their targets:
 
   sepal fused / one-pass reference       <= 1.3   (the memory traffic any Adam step must move)
   sepal fused / torch Adam(foreach=True) <= 0.5   (at least 2x faster on the same threads)
@@ -29,14 +31,17 @@ TARGET_TORCH = 0.5
 
 
 def run_sepal(binary, threads):
-    cmd = [binary, "--benchmark_format=json", "--benchmark_filter=^BM_Adam(Fused|PerTensor|OnePass)_ResNet18/"]
+    """One bench_optim run: 3 repetitions of each benchmark in random order, their medians."""
+    cmd = [binary, "--benchmark_format=json", "--benchmark_filter=^BM_Adam(Fused|PerTensor|OnePass)_ResNet18/",
+           "--benchmark_repetitions=3", "--benchmark_enable_random_interleaving=true",
+           "--benchmark_report_aggregates_only=true"]
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env)
     if proc.returncode != 0:
         sys.exit(f"optim_vs_torch: {binary} exited with status {proc.returncode}")
     scale = {"ms": 1e-3, "us": 1e-6, "ns": 1e-9}
     return {b["run_name"].split("/")[0]: b["real_time"] * scale[b["time_unit"]]
-            for b in json.loads(proc.stdout)["benchmarks"] if not b.get("error_occurred")}
+            for b in json.loads(proc.stdout)["benchmarks"] if b.get("aggregate_name") == "median"}
 
 
 class TorchAdam:
@@ -93,6 +98,9 @@ def main():
     sepal = med
     foreach, single = med["foreach"], med["single"]
 
+    def ratio(a, b):  # the median over the rounds of the per-round ratio (machine load varies)
+        return statistics.median(x / y for x, y in zip(samples[a], samples[b]))
+
     rows = [("sepal Adam, fused (BM_AdamFused_ResNet18)", sepal["BM_AdamFused_ResNet18"]),
             ("sepal Adam, per tensor (BM_AdamPerTensor_ResNet18)", sepal["BM_AdamPerTensor_ResNet18"]),
             ("one pass, read 4 write 3 (BM_AdamOnePass_ResNet18)", sepal["BM_AdamOnePass_ResNet18"]),
@@ -102,11 +110,11 @@ def main():
     print(f"{'':<52} {'time':>10} {'GB/s':>8}")
     for label, t in rows:
         print(f"{label:<52} {t * 1e3:>7.2f} ms {BYTES_PER_PARAM * n / t / 1e9:>8.2f}")
-    ratios = [("sepal fused / one-pass reference", sepal["BM_AdamFused_ResNet18"] / sepal["BM_AdamOnePass_ResNet18"],
+    ratios = [("sepal fused / one-pass reference", ratio("BM_AdamFused_ResNet18", "BM_AdamOnePass_ResNet18"),
                TARGET_ONE_PASS),
-              ("sepal fused / torch Adam(foreach=True)", sepal["BM_AdamFused_ResNet18"] / foreach, TARGET_TORCH),
-              ("sepal per tensor / torch Adam(foreach=False)", sepal["BM_AdamPerTensor_ResNet18"] / single, None)]
-    print(f"\n{'ratio (time)':<48} {'value':>6} {'target':>8}")
+              ("sepal fused / torch Adam(foreach=True)", ratio("BM_AdamFused_ResNet18", "foreach"), TARGET_TORCH),
+              ("sepal per tensor / torch Adam(foreach=False)", ratio("BM_AdamPerTensor_ResNet18", "single"), None)]
+    print(f"\n{'ratio (time), median over rounds':<48} {'value':>6} {'target':>8}")
     failed = False
     for label, value, target in ratios:
         verdict = ""
