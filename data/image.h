@@ -1,0 +1,44 @@
+// image.h: the 8-bit image every data path works on, and decoding/encoding with stb_image.
+// Layout HWC, interleaved: pixel (y, x) channel c is pixels[(y * width + x) * channels + c].
+// Decoded images are always 8-bit RGB (channels == 3), whatever the file held (grayscale,
+// grayscale+alpha, RGBA, 16-bit PNG).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tensor/error.h"
+
+namespace sepal::data {
+
+// A file that cannot be read or decoded; the message starts with the file's path.
+class DataError : public IOError {
+ public:
+  using IOError::IOError;
+};
+
+struct Image {
+  int height = 0, width = 0, channels = 3;
+  std::vector<uint8_t> pixels;  // height * width * channels bytes
+
+  Image() = default;
+  Image(int height, int width, int channels = 3, uint8_t fill = 0)
+      : height(height), width(width), channels(channels),
+        pixels(static_cast<size_t>(height) * width * channels, fill) {}
+  bool empty() const { return pixels.empty(); }
+  uint8_t& at(int y, int x, int c) { return pixels[(static_cast<size_t>(y) * width + x) * channels + c]; }
+  uint8_t at(int y, int x, int c) const { return pixels[(static_cast<size_t>(y) * width + x) * channels + c]; }
+};
+
+// Decodes JPEG, PNG (8/16-bit, gray, gray+alpha, RGB, RGBA), BMP, ... to 8-bit RGB. Alpha is
+// dropped (as PIL's convert("RGB") does). Throws DataError "PATH: reason" for an empty,
+// truncated, corrupt or non-image file, or one that cannot be opened.
+Image load_image(const std::string& path);
+Image decode_image(const uint8_t* bytes, size_t size, const std::string& name);
+
+// Writes PNG or JPEG (quality 1-100) atomically (temp file, rename); throws DataError.
+void save_png(const Image& image, const std::string& path);
+void save_jpeg(const Image& image, const std::string& path, int quality = 90);
+
+}  // namespace sepal::data
