@@ -37,6 +37,15 @@ struct Image {
 Image load_image(const std::string& path);
 Image decode_image(const uint8_t* bytes, size_t size, const std::string& name);
 
+// A cheap check that a file is a decodable image: opens it and parses only the header (no pixel
+// decoding), as ImageFolder does at scan time. Returns the size and the channels stored in the
+// file (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA); throws DataError "PATH: reason" like load_image.
+// Images over 178,956,970 pixels (PIL's decompression-bomb limit) are refused by both.
+struct ImageInfo {
+  int height = 0, width = 0, channels = 0;
+};
+ImageInfo probe_image(const std::string& path);
+
 // Writes PNG or JPEG (quality 1-100) atomically (temp file, rename); throws DataError.
 void save_png(const Image& image, const std::string& path);
 void save_jpeg(const Image& image, const std::string& path, int quality = 90);

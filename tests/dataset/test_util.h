@@ -1,0 +1,71 @@
+// test_util.h: helpers for the dataset tests: a temporary folder removed at the end of a test,
+// writing raw bytes, and small synthetic images with a known pattern.
+#pragma once
+#include <unistd.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "data/image.h"
+
+namespace sepal::data::testing {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "sepal_dataset_XXXXXX").string();
+    std::vector<char> buf(pattern.begin(), pattern.end());
+    buf.push_back('\0');
+    path_ = mkdtemp(buf.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::permissions(path_, std::filesystem::perms::owner_all, ec);
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
+
+ private:
+  std::string path_;
+};
+
+inline void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+inline void write_text(const std::string& path, const std::string& text) {
+  write_bytes(path, std::vector<uint8_t>(text.begin(), text.end()));
+}
+
+inline std::vector<uint8_t> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// An RGB image whose pixel (y, x) is (x * 40 + tag, y * 40, (x + y) * 20 + tag): distinct per tag.
+inline Image pattern_image(int h, int w, int tag = 0) {
+  Image img(h, w, 3);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      img.at(y, x, 0) = static_cast<uint8_t>(x * 40 + tag);
+      img.at(y, x, 1) = static_cast<uint8_t>(y * 40);
+      img.at(y, x, 2) = static_cast<uint8_t>((x + y) * 20 + tag);
+    }
+  return img;
+}
+
+// Writes a PNG whose first red value encodes `tag`, creating parent folders.
+inline void write_png(const std::string& path, int h = 4, int w = 5, int tag = 0) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  save_png(pattern_image(h, w, tag), path);
+}
+
+}  // namespace sepal::data::testing
