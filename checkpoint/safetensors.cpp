@@ -1,13 +1,15 @@
 // safetensors.cpp: the safetensors loader (header checks, a small schema-directed JSON parser,
-// layout validation, F16/BF16 conversion) and the atomic writer. See safetensors.h for the rules.
+// layout validation, F16/BF16 conversion) and the writer (made atomic by atomic_file.h). See
+// safetensors.h for the rules.
 #include "checkpoint/safetensors.h"
+
+#include "checkpoint/atomic_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -705,13 +707,6 @@ void emit(const nn::StateDict& sd, const std::string& header,
   }
 }
 
-std::string parent_dir(const std::string& path) {
-  size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -805,54 +800,9 @@ std::vector<uint8_t> serialize_safetensors(const nn::StateDict& sd,
 void save_safetensors(const nn::StateDict& sd, const std::string& path,
                       const std::map<std::string, std::string>& metadata) {
   const std::string context = "save_safetensors: " + path;
-  auto fail = [&](const std::string& what, int err) {
-    throw IOError(context + ": " + what + ": " + os_reason(err));
-  };
   // Check everything that can be checked before touching the disk.
   const std::string header = build_header(sd, metadata, context);
-
-  static std::atomic<uint64_t> counter{0};
-  std::string tmp;
-  Fd f;
-  for (int attempt = 0; f.fd < 0; ++attempt) {
-    tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-    f.fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (f.fd < 0 && (errno != EEXIST || attempt >= 100))
-      fail("cannot create the temporary file " + tmp, errno);
-  }
-  // Removes the temporary file unless it was renamed into place.
-  struct TmpGuard {
-    const std::string& name;
-    bool armed = true;
-    ~TmpGuard() {
-      if (armed) ::unlink(name.c_str());
-    }
-  } guard{tmp};
-
-  emit(sd, header, [&](const uint8_t* p, size_t n) {
-    while (n > 0) {
-      ssize_t put = ::write(f.fd, p, std::min<size_t>(n, size_t{1} << 30));
-      if (put < 0) {
-        if (errno == EINTR) continue;
-        fail("write to " + tmp + " failed", errno);
-      }
-      p += put;
-      n -= static_cast<size_t>(put);
-    }
-  });
-  if (::fsync(f.fd) != 0) fail("fsync of " + tmp + " failed", errno);
-  int fd = f.fd;
-  f.fd = -1;
-  if (::close(fd) != 0) fail("close of " + tmp + " failed", errno);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename " + tmp + " to it", errno);
-  guard.armed = false;
-
-  const std::string dir = parent_dir(path);
-  Fd d;
-  d.fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (d.fd < 0) fail("written, but cannot open its folder " + dir + " to sync it", errno);
-  if (::fsync(d.fd) != 0 && errno != EINVAL && errno != ENOTSUP)
-    fail("written, but syncing its folder " + dir + " failed", errno);
+  write_file_atomically(path, [&](const ByteSink& sink) { emit(sd, header, sink); }, context);
 }
 
 }  // namespace sepal::checkpoint
