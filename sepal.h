@@ -1,11 +1,21 @@
-// sepal.h: the umbrella header. `#include <sepal.h>` gives tensors, autograd and (as they land)
-// layers, optimizers, checkpoints and data loading.
+// sepal.h: the umbrella header. `#include <sepal.h>` gives tensors, autograd, layers, optimizers,
+// checkpoints with the resume planner, and data loading.
 #pragma once
 #include "autograd/functions.h"
 #include "autograd/grad_mode.h"
 #include "autograd/gradcheck.h"
 #include "autograd/nn_functions.h"
+#include "checkpoint/checkpoint.h"
+#include "checkpoint/keeper.h"
+#include "checkpoint/resume.h"
 #include "checkpoint/safetensors.h"
+#include "data/dataloader.h"
+#include "data/demo_flowers.h"
+#include "data/idx.h"
+#include "data/image.h"
+#include "data/image_folder.h"
+#include "data/json.h"
+#include "data/transforms.h"
 #include "layers/init.h"
 #include "layers/layers.h"
 #include "layers/loss.h"

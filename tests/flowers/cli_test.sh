@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# cli_test.sh: end-to-end tests of the flowers CLI on tiny generated data (32 px demo flowers,
+# two batches per phase): train, resume under each policy, the feature-extract -> fine-tune
+# scenario, predict (text and JSON), evaluate, inspect, Ctrl-C then resume, and error paths.
+#   tests/flowers/cli_test.sh path/to/flowers
+set -uo pipefail
+# other tests run in parallel under ctest -j: OpenMP threads must not spin-wait on a busy core
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+flowers=${1:?usage: cli_test.sh path/to/flowers}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+pass() { echo "ok: $*"; }
+
+# run NAME EXPECTED_STATUS CMD...: runs CMD, keeps its output in $work/NAME.out
+run() {
+  local name=$1 want=$2; shift 2
+  "$@" > "$work/$name.out" 2>&1
+  local got=$?
+  if [ "$got" -ne "$want" ]; then
+    fail "$name: exit $got, expected $want"; sed 's/^/    /' "$work/$name.out" | tail -25
+    return 1
+  fi
+  pass "$name"
+}
+expect() {  # expect NAME PATTERN: the output of NAME matches PATTERN (grep -E)
+  grep -Eqi -- "$2" "$work/$1.out" || { fail "$1: output lacks /$2/"; sed 's/^/    /' "$work/$1.out" | tail -15; }
+}
+one_line_error() {  # the command failed with exactly one line on stderr
+  local lines; lines=$("${@:2}" 2>&1 >/dev/null | wc -l)
+  [ "$lines" -eq 1 ] || fail "$1: $lines lines on stderr, expected one"
+}
+
+small="--demo-size 64 --image-size 32 --batch-size 16 --workers 1 --max-batches 2 --device cpu"
+data="$work/run1/demo-flowers"
+
+# ---- help and bad command lines ----
+run help 0 "$flowers" --help && expect help "train" && expect help "inspect"
+run train_help 0 "$flowers" train --help
+for flag in --data --arch --pretrained --init-from --mode --lr --head-lr --backbone-lr --optimizer --weight-decay \
+            --scheduler --step-size --gamma --epochs --batch-size --image-size --workers --device --seed --out \
+            --resume --resume-policy --dry-run; do
+  grep -q -- "$flag" "$work/train_help.out" || fail "train --help does not document $flag"
+done
+run bad_flag 2 "$flowers" train --bogus && expect bad_flag "unknown flag '--bogus'"
+one_line_error bad_flag "$flowers" train --bogus
+run bad_number 2 "$flowers" train --epochs many && expect bad_number "--epochs"
+run bad_mode 2 "$flowers" train --mode sideways && expect bad_mode "--mode"
+run bad_policy 2 "$flowers" train --resume x --resume-policy yolo
+run missing_data 1 "$flowers" train --data "$work/nowhere" --device cpu && expect missing_data "nowhere"
+one_line_error missing_data "$flowers" train --data "$work/nowhere" --device cpu
+run unknown_command 2 "$flowers" fly
+
+# ---- train two epochs on the built-in demo flowers ----
+run train 0 "$flowers" train $small --epochs 2 --out "$work/run1" --mode finetune --seed 3
+for f in best.sepal last.sepal history.json curves.png report.html; do
+  [ -s "$work/run1/$f" ] || fail "train: $f missing"
+done
+expect train "^ +2 "
+python3 - "$work/run1/history.json" <<'PY' || fail "history.json"
+import json, sys
+h = json.load(open(sys.argv[1]))
+assert len(h["epochs"]) == 2, h
+for e in h["epochs"]:
+    for k in ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"):
+        assert k in e, k
+PY
+
+# ---- resume: same options continue (auto = full resume), strict too ----
+run resume_auto 0 "$flowers" train $small --epochs 3 --out "$work/run1" --mode finetune --seed 3 \
+    --data "$data" --resume "$work/run1/last.sepal" && expect resume_auto "full resume"
+expect resume_auto "^ +3 "
+run resume_strict 0 "$flowers" train $small --epochs 4 --out "$work/run1" --mode finetune --seed 3 \
+    --data "$data" --resume "$work/run1/last.sepal" --resume-policy strict
+
+# ---- exact resume: 2 epochs in one go == 1 epoch, stop, resume for 1 (same history, bitwise) ----
+exact="--demo-size 64 --image-size 32 --batch-size 16 --workers 2 --max-batches 3 --device cpu --data $data --mode finetune --seed 5"
+run exact_once 0 "$flowers" train $exact --epochs 2 --out "$work/exact_once"
+run exact_first 0 "$flowers" train $exact --epochs 1 --out "$work/exact_split"
+run exact_rest 0 "$flowers" train $exact --epochs 2 --out "$work/exact_split" --resume "$work/exact_split/last.sepal"
+python3 - "$work/exact_once/history.json" "$work/exact_split/history.json" <<'PY' || fail "exact resume: histories differ"
+import json, sys
+a, b = (json.load(open(p))["epochs"] for p in sys.argv[1:3])
+keys = ("train_loss", "train_acc", "val_loss", "val_acc", "lr")
+assert [[e[k] for k in keys] for e in a] == [[e[k] for k in keys] for e in b], (a, b)
+PY
+
+# ---- the mission: feature extraction, then resume into fine-tuning with two learning rates ----
+run fx 0 "$flowers" train $small --epochs 1 --out "$work/fx" --data "$data" --mode feature-extract --lr 1e-2
+ft="$small --epochs 2 --data $data --mode finetune --head-lr 1e-3 --backbone-lr 1e-5 --resume $work/fx/last.sepal"
+run ft_strict 3 "$flowers" train $ft --out "$work/ft_strict" --resume-policy strict && expect ft_strict "refuse"
+run ft_dry 0 "$flowers" train $ft --out "$work/ft_dry" --resume-policy merge --dry-run
+expect ft_dry "merge"
+expect ft_dry "(now trainable|newly trainable)"
+[ ! -e "$work/ft_dry/last.sepal" ] || fail "ft_dry: a dry run wrote a checkpoint"
+run ft_merge 0 "$flowers" train $ft --out "$work/ft_merge" --resume-policy merge
+expect ft_merge "^ +2 "
+run ft_weights 0 "$flowers" train $ft --out "$work/ft_weights" --resume-policy weights-only && expect ft_weights "weights"
+run ft_auto 0 "$flowers" train $ft --out "$work/ft_auto" && expect ft_auto "merge"
+run inspect_ft 0 "$flowers" inspect "$work/ft_merge/last.sepal"
+expect inspect_ft "group 1"
+
+# ---- predict, evaluate, inspect ----
+img=$(find "$data/valid" -name '*.png' | sort | head -1)
+run predict 0 "$flowers" predict --checkpoint "$work/run1/best.sepal" --resize 36 --crop 32 --topk 3 "$img" "$img"
+expect predict "1\. "
+run predict_json 0 "$flowers" predict --checkpoint "$work/run1/best.sepal" --resize 36 --crop 32 --topk 2 --json "$img"
+python3 - "$work/predict_json.out" "$img" <<'PY' || fail "predict --json output"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r[0]["image"] == sys.argv[2] and len(r[0]["topk"]) == 2
+t = r[0]["topk"]
+assert t[0]["prob"] >= t[1]["prob"] and all(k in t[0] for k in ("index", "name", "prob"))
+PY
+run predict_missing 1 "$flowers" predict --checkpoint "$work/run1/best.sepal" "$work/nope.jpg" && expect predict_missing "nope.jpg"
+run evaluate 0 "$flowers" evaluate --checkpoint "$work/run1/best.sepal" --data "$data" --workers 1 --device cpu
+expect evaluate "accuracy [0-9.]+"
+expect evaluate "confusion matrix"
+run inspect 0 "$flowers" inspect "$work/run1/last.sepal" && expect inspect "resnet18" && expect inspect "history"
+run inspect_against 0 "$flowers" inspect "$work/fx/last.sepal" --against "--mode finetune --head-lr 1e-3 --backbone-lr 1e-5 --resume-policy merge"
+expect inspect_against "merge"
+head -c 3000 "$work/run1/last.sepal" > "$work/broken.sepal"
+run inspect_broken 1 "$flowers" inspect "$work/broken.sepal" && expect inspect_broken "broken.sepal"
+one_line_error inspect_broken "$flowers" inspect "$work/broken.sepal"
+echo "not a checkpoint" > "$work/text.sepal"
+run resume_garbage 1 "$flowers" train $small --data "$data" --out "$work/g" --resume "$work/text.sepal"
+
+# ---- Ctrl-C: finishes the batch, saves a resumable checkpoint, exits; then resume ----
+"$flowers" train --demo-size 64 --image-size 32 --batch-size 4 --workers 1 --device cpu --epochs 50 \
+    --data "$data" --out "$work/int" > "$work/int.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do sleep 0.2; grep -q "epoch" "$work/int.out" 2>/dev/null && break; done
+sleep 1.5
+kill -INT $pid
+wait $pid
+status=$?
+if [ "$status" -ne 130 ]; then fail "sigint: exit $status, expected 130"; tail -20 "$work/int.out"; else pass "sigint"; fi
+expect int "interrupted"
+run int_resume 0 "$flowers" train --demo-size 64 --image-size 32 --batch-size 4 --workers 1 --device cpu \
+    --epochs 1 --data "$data" --out "$work/int" --resume "$work/int/last.sepal" --max-batches 3
+expect int_resume "full resume"
+
+echo
+if [ "$failures" -ne 0 ]; then echo "$failures failure(s)"; exit 1; fi
+echo "all flowers CLI tests passed"
