@@ -132,6 +132,23 @@ std::string Args::choice(const std::string& name, const std::vector<std::string>
   throw UsageError(name + ": expected one of " + list + ", got '" + t + "'");
 }
 
+namespace {
+// `text` as lines of at most `width` columns, each indented by `indent` spaces.
+std::string wrap(const std::string& text, size_t indent, size_t width) {
+  std::istringstream words(text);
+  std::string word, line, out;
+  while (words >> word) {
+    if (!line.empty() && indent + line.size() + 1 + word.size() > width) {
+      out += std::string(indent, ' ') + line + "\n";
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+  }
+  if (!line.empty()) out += std::string(indent, ' ') + line + "\n";
+  return out;
+}
+}  // namespace
+
 std::string Args::help() const {
   std::ostringstream out;
   out << "usage: flowers " << command_ << " " << synopsis_ << "\n\n" << description_ << "\n";
@@ -139,10 +156,9 @@ std::string Args::help() const {
   out << "\noptions:\n";
   for (const auto& name : order_) {
     const Flag& f = flags_.at(name);
-    std::string head = "  " + name + (f.is_toggle ? "" : " " + f.metavar);
-    out << head << "\n      " << f.help;
-    if (!f.default_value.empty()) out << " (default: " << f.default_value << ")";
-    out << "\n";
+    std::string text = f.help;
+    if (!f.default_value.empty()) text += " (default: " + f.default_value + ")";
+    out << "  " << name << (f.is_toggle ? "" : " " + f.metavar) << "\n" << wrap(text, 6, 96);
   }
   return out.str();
 }
