@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "checkpoint/crc32c.h"
+#include "checkpoint/text.h"
 
 namespace sepal::checkpoint::format {
 
@@ -111,53 +112,6 @@ int64_t RecordInfo::numel() const {
   return checked_numel(shape, &n) ? n : -1;
 }
 
-bool valid_utf8(const uint8_t* s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    uint8_t c = s[i];
-    if (c < 0x80) { ++i; continue; }
-    size_t len;
-    uint8_t lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c == 0xE0) { len = 3; lo = 0xA0; }
-    else if (c >= 0xE1 && c <= 0xEC) len = 3;
-    else if (c == 0xED) { len = 3; hi = 0x9F; }
-    else if (c >= 0xEE && c <= 0xEF) len = 3;
-    else if (c == 0xF0) { len = 4; lo = 0x90; }
-    else if (c >= 0xF1 && c <= 0xF3) len = 4;
-    else if (c == 0xF4) { len = 4; hi = 0x8F; }
-    else return false;
-    if (n - i < len || s[i + 1] < lo || s[i + 1] > hi) return false;
-    for (size_t k = 2; k < len; ++k)
-      if ((s[i + k] & 0xC0) != 0x80) return false;
-    i += len;
-  }
-  return true;
-}
-
-std::string quote(const std::string& s) {
-  constexpr size_t kMax = 120;
-  const bool utf8 = valid_utf8(reinterpret_cast<const uint8_t*>(s.data()), s.size());
-  const size_t n = std::min(s.size(), kMax);
-  std::string out = "\"";
-  for (size_t i = 0; i < n; ++i) {
-    auto c = static_cast<uint8_t>(s[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7F || (c >= 0x80 && !utf8)) {
-      const char* digits = "0123456789abcdef";
-      out += "\\x";
-      out += digits[c >> 4];
-      out += digits[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += '"';
-  if (n < s.size()) out += "... (" + std::to_string(s.size()) + " bytes)";
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Reading
@@ -165,7 +119,7 @@ std::string quote(const std::string& s) {
 void Reader::fail(const std::string& what) const { throw CheckpointError(source_ + ": " + what); }
 
 void Reader::fail(const RecordInfo& r, const std::string& what) const {
-  throw CheckpointError(source_ + ": record " + quote(r.name) + " (" + role_name(r.role) + "): " + what);
+  throw CheckpointError(source_ + ": record " + quote_name(r.name) + " (" + role_name(r.role) + "): " + what);
 }
 
 Reader::Reader(uint64_t file_size, ReadAt read_at, std::string source)
@@ -249,13 +203,13 @@ void Reader::parse_table(const std::vector<uint8_t>& table, uint64_t record_coun
     pos += name_len;
     if (!valid_utf8(reinterpret_cast<const uint8_t*>(r.name.data()), name_len) ||
         r.name.find('\0') != std::string::npos)
-      fail(entry + ": the name " + quote(r.name) + " is not valid UTF-8 without NUL bytes");
-    if (!names.insert(r.name).second) fail(entry + ": the name " + quote(r.name) + " appears twice");
+      fail(entry + ": the name " + quote_name(r.name) + " is not valid UTF-8 without NUL bytes");
+    if (!names.insert(r.name).second) fail(entry + ": the name " + quote_name(r.name) + " appears twice");
     need(4, "role, type and rank");
     const uint8_t role = p[pos], type = p[pos + 1], ndim = p[pos + 2], reserved = p[pos + 3];
     pos += 4;
     if (role > static_cast<uint8_t>(Role::Meta))
-      fail(entry + " (" + quote(r.name) + "): unknown role " + std::to_string(role));
+      fail(entry + " (" + quote_name(r.name) + "): unknown role " + std::to_string(role));
     r.role = static_cast<Role>(role);
     r.type = static_cast<RecordType>(type);
     const bool known_type = (type >= 1 && type <= 5) || type == 16 || type == 17;
@@ -331,7 +285,7 @@ std::vector<uint8_t> Reader::read(const RecordInfo& r) const {
 
 void write_container(std::vector<OutRecord>& records, const ByteSink& sink, const std::string& context) {
   auto fail = [&](const OutRecord& r, const std::string& what) {
-    throw CheckpointError(context + ": record " + quote(r.info.name) + ": " + what);
+    throw CheckpointError(context + ": record " + quote_name(r.info.name) + ": " + what);
   };
   std::vector<uint8_t> table;
   std::unordered_set<std::string> names;

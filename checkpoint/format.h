@@ -5,6 +5,7 @@
 // mean (schema.h does); it validates every count, size and offset before using it, so a hostile
 // file can only produce a CheckpointError, never a crash or an allocation larger than the file.
 #pragma once
+#include "checkpoint/text.h"
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -90,8 +91,5 @@ struct OutRecord {
 // lengths and checksums, and streams the file's bytes to `sink`. `context` starts error messages.
 void write_container(std::vector<OutRecord>& records, const ByteSink& sink, const std::string& context);
 
-// A quoted name for messages: control and invalid bytes escaped, cut after 120 bytes.
-std::string quote(const std::string& name);
-bool valid_utf8(const uint8_t* s, size_t n);
 
 }  // namespace sepal::checkpoint::format

@@ -4,6 +4,7 @@
 #include "checkpoint/safetensors.h"
 
 #include "checkpoint/atomic_file.h"
+#include "checkpoint/text.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -34,70 +35,12 @@ constexpr uint64_t kInt64Max = static_cast<uint64_t>(std::numeric_limits<int64_t
 // ---------------------------------------------------------------------------------------------
 // Text helpers for error messages.
 
-// Position of the first byte that breaks UTF-8 (overlong forms, surrogates and code points above
-// U+10FFFF are invalid, as in Rust's str::from_utf8), or n when all of s is valid.
-size_t utf8_error_at(const uint8_t* s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    uint8_t c = s[i];
-    if (c < 0x80) { ++i; continue; }
-    size_t len;
-    uint8_t lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c == 0xE0) { len = 3; lo = 0xA0; }
-    else if (c >= 0xE1 && c <= 0xEC) len = 3;
-    else if (c == 0xED) { len = 3; hi = 0x9F; }
-    else if (c >= 0xEE && c <= 0xEF) len = 3;
-    else if (c == 0xF0) { len = 4; lo = 0x90; }
-    else if (c >= 0xF1 && c <= 0xF3) len = 4;
-    else if (c == 0xF4) { len = 4; hi = 0x8F; }
-    else return i;
-    if (n - i < len) return i;
-    if (s[i + 1] < lo || s[i + 1] > hi) return i;
-    for (size_t k = 2; k < len; ++k)
-      if ((s[i + k] & 0xC0) != 0x80) return i;
-    i += len;
-  }
-  return n;
-}
-
-bool valid_utf8(const std::string& s) {
-  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
-  return utf8_error_at(p, s.size()) == s.size();
-}
 
 std::string hex_byte(uint8_t c) {
   const char* digits = "0123456789ABCDEF";
   return std::string("0x") + digits[c >> 4] + digits[c & 15];
 }
 
-// A name as it appears in an error message: quoted, control characters (and, when the name is
-// not valid UTF-8, every non-ASCII byte) escaped, and cut after 200 bytes.
-std::string quote(const std::string& s) {
-  constexpr size_t kMax = 200;
-  bool utf8 = valid_utf8(s);
-  size_t n = std::min(s.size(), kMax);
-  if (utf8)
-    while (n > 0 && n < s.size() && (static_cast<uint8_t>(s[n]) & 0xC0) == 0x80) --n;
-  std::string out = "\"";
-  for (size_t i = 0; i < n; ++i) {
-    auto c = static_cast<uint8_t>(s[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7F || (c >= 0x80 && !utf8)) {
-      const char* digits = "0123456789abcdef";
-      out += "\\x";
-      out += digits[c >> 4];
-      out += digits[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  out += '"';
-  if (n < s.size()) out += "... (" + std::to_string(s.size()) + " bytes)";
-  return out;
-}
 
 std::string offsets_str(uint64_t begin, uint64_t end) {
   return "[" + std::to_string(begin) + ", " + std::to_string(end) + "]";
@@ -178,7 +121,7 @@ class HeaderParser {
         std::string key = string("a tensor name");
         last_key = key;
         ws();
-        expect(':', "after the name " + quote(key));
+        expect(':', "after the name " + quote_name(key));
         ws();
         if (key == kMetadataKey) {
           if (have_metadata) fail("\"__metadata__\" appears twice in the header");
@@ -186,7 +129,7 @@ class HeaderParser {
           metadata_object(metadata);
         } else {
           if (!names.insert(key).second)
-            fail("tensor " + quote(key) + " appears twice in the header");
+            fail("tensor " + quote_name(key) + " appears twice in the header");
           entries->emplace_back();
           entries->back().name = std::move(key);
           tensor_entry(&entries->back());
@@ -194,7 +137,7 @@ class HeaderParser {
         ws();
         if (peek_is(',')) { ++pos_; continue; }
         if (peek_is('}')) { ++pos_; break; }
-        syntax("expected ',' or '}' after the value of " + quote(last_key));
+        syntax("expected ',' or '}' after the value of " + quote_name(last_key));
       }
     }
     ws();  // safetensors pads the header with spaces
@@ -210,7 +153,7 @@ class HeaderParser {
   std::string tensor_;  // the entry being parsed, for messages
 
   [[noreturn]] void fail(const std::string& what) const { throw IOError(source_ + ": " + what); }
-  std::string where() const { return tensor_.empty() ? "" : "tensor " + quote(tensor_) + ": "; }
+  std::string where() const { return tensor_.empty() ? "" : "tensor " + quote_name(tensor_) + ": "; }
   [[noreturn]] void syntax(const std::string& what) const {
     fail(where() + "header is not valid JSON: " + what + " at header byte " + std::to_string(pos_));
   }
@@ -386,7 +329,7 @@ class HeaderParser {
         ws();
         std::string key = string("a field name");
         ws();
-        expect(':', "after the field name " + quote(key));
+        expect(':', "after the field name " + quote_name(key));
         ws();
         if (key == "dtype") {
           if (have_dtype) schema("field \"dtype\" appears twice");
@@ -411,7 +354,7 @@ class HeaderParser {
           e->begin = offsets[0];
           e->end = offsets[1];
         } else {
-          schema("unknown field " + quote(key) + " (expected dtype, shape and data_offsets)");
+          schema("unknown field " + quote_name(key) + " (expected dtype, shape and data_offsets)");
         }
         ws();
         if (peek_is(',')) { ++pos_; continue; }
@@ -432,7 +375,7 @@ class HeaderParser {
       if (u == name)
         schema("dtype " + name +
                " is not supported (sepal loads F32, F16, BF16, F64, I64, U8 and BOOL)");
-    schema("unknown dtype " + quote(name));
+    schema("unknown dtype " + quote_name(name));
   }
 
   void metadata_object(std::map<std::string, std::string>* metadata) {
@@ -446,14 +389,14 @@ class HeaderParser {
       ws();
       std::string key = string("a metadata key");
       ws();
-      expect(':', "after the metadata key " + quote(key));
+      expect(':', "after the metadata key " + quote_name(key));
       ws();
       if (!peek_is('"'))
-        fail("\"__metadata__\": the value of " + quote(key) + " must be a string, found " +
+        fail("\"__metadata__\": the value of " + quote_name(key) + " must be a string, found " +
              describe(pos_) + " at header byte " + std::to_string(pos_));
       std::string value = string("a metadata value");
       if (!metadata->emplace(key, std::move(value)).second)
-        fail("\"__metadata__\": key " + quote(key) + " appears twice");
+        fail("\"__metadata__\": key " + quote_name(key) + " appears twice");
       ws();
       if (peek_is(',')) { ++pos_; continue; }
       if (peek_is('}')) { ++pos_; return; }
@@ -467,7 +410,7 @@ class HeaderParser {
 
 void validate(std::vector<Entry>* entries, uint64_t buffer_size, const std::string& source) {
   auto fail = [&](const Entry& e, const std::string& what) {
-    throw IOError(source + ": tensor " + quote(e.name) + ": " + what);
+    throw IOError(source + ": tensor " + quote_name(e.name) + ": " + what);
   };
   for (Entry& e : *entries) {
     // numel with overflow checks. The product of the non-zero dims is checked, not just numel:
@@ -508,13 +451,13 @@ void validate(std::vector<Entry>* entries, uint64_t buffer_size, const std::stri
   const Entry* prev = nullptr;
   for (const Entry* e : order) {
     if (e->begin < cursor)
-      throw IOError(source + ": tensors " + quote(prev->name) + " (data_offsets " +
-                    offsets_str(prev->begin, prev->end) + ") and " + quote(e->name) +
+      throw IOError(source + ": tensors " + quote_name(prev->name) + " (data_offsets " +
+                    offsets_str(prev->begin, prev->end) + ") and " + quote_name(e->name) +
                     " (data_offsets " + offsets_str(e->begin, e->end) + ") overlap");
     if (e->begin > cursor)
       throw IOError(source + ": bytes [" + std::to_string(cursor) + ", " + std::to_string(e->begin) +
                     ") of the data buffer belong to no tensor (a hole before tensor " +
-                    quote(e->name) + ")");
+                    quote_name(e->name) + ")");
     cursor = e->end;
     prev = e;
   }
@@ -559,7 +502,7 @@ void fill_tensor(const Entry& e, const Tensor& t, uint64_t data_start, const Rea
       read_at(data_start + e.begin, dst, n);  // checked as bytes before anyone reads it as bool
       for (size_t i = 0; i < n; ++i)
         if (dst[i] > 1)
-          throw IOError(source + ": tensor " + quote(e.name) + ": BOOL element " + std::to_string(i) +
+          throw IOError(source + ": tensor " + quote_name(e.name) + ": BOOL element " + std::to_string(i) +
                         " is byte " + hex_byte(dst[i]) + ", not 0 or 1");
       return;
     }
@@ -655,8 +598,8 @@ std::string build_header(const nn::StateDict& sd, const std::map<std::string, st
   if (!metadata.empty()) {
     h += "\"__metadata__\":{";
     for (const auto& [k, v] : metadata) {
-      if (!valid_utf8(k)) fail("metadata key " + quote(k) + " is not valid UTF-8");
-      if (!valid_utf8(v)) fail("the metadata value of " + quote(k) + " is not valid UTF-8");
+      if (!valid_utf8(k)) fail("metadata key " + quote_name(k) + " is not valid UTF-8");
+      if (!valid_utf8(v)) fail("the metadata value of " + quote_name(k) + " is not valid UTF-8");
       if (!first) h += ',';
       first = false;
       h += json_string(k) + ":" + json_string(v);
@@ -667,10 +610,10 @@ std::string build_header(const nn::StateDict& sd, const std::map<std::string, st
   uint64_t offset = 0;
   for (const auto& [name, t] : sd) {
     if (name == kMetadataKey) fail("a tensor may not be named \"__metadata__\"");
-    if (!valid_utf8(name)) fail("tensor name " + quote(name) + " is not valid UTF-8");
-    if (!t.defined()) fail("tensor " + quote(name) + " is undefined");
+    if (!valid_utf8(name)) fail("tensor name " + quote_name(name) + " is not valid UTF-8");
+    if (!t.defined()) fail("tensor " + quote_name(name) + " is undefined");
     const char* dtype = safetensors_dtype_name(t.dtype());
-    if (!dtype) fail("tensor " + quote(name) + " has an unsupported dtype");
+    if (!dtype) fail("tensor " + quote_name(name) + " has an unsupported dtype");
     uint64_t nbytes = static_cast<uint64_t>(t.numel()) * t.element_size();
     if (!first) h += ',';
     first = false;

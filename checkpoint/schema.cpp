@@ -54,7 +54,7 @@ class Index {
   }
   size_t require(const std::string& name, const std::string& why) {
     if (auto i = find(name)) return *i;
-    reader_.fail("required record " + format::quote(name) + " is missing (" + why + ")");
+    reader_.fail("required record " + quote_name(name) + " is missing (" + why + ")");
   }
   // Records whose names start with `prefix`, in file order; marks them used.
   std::vector<size_t> with_prefix(const char* prefix) {
@@ -118,7 +118,7 @@ class Index {
     size_t i = require(name, "a UTF8 string");
     const RecordInfo& r = expect(i, role, RecordType::Utf8);
     std::vector<uint8_t> bytes = reader_.read(r);
-    if (!format::valid_utf8(bytes.data(), bytes.size())) reader_.fail(r, "the string is not valid UTF-8");
+    if (!valid_utf8(bytes.data(), bytes.size())) reader_.fail(r, "the string is not valid UTF-8");
     return std::string(bytes.begin(), bytes.end());
   }
   std::vector<std::string> strings(size_t i, Role role, std::optional<int64_t> count = {}) const {
@@ -132,7 +132,7 @@ class Index {
     for (size_t k = 0; k < bytes.size(); ++k) {
       if (bytes[k] != 0) continue;
       if (out.size() == n) reader_.fail(r, "holds more than the " + std::to_string(n) + " strings its shape says");
-      if (!format::valid_utf8(bytes.data() + start, k - start))
+      if (!valid_utf8(bytes.data() + start, k - start))
         reader_.fail(r, "string " + std::to_string(out.size()) + " is not valid UTF-8");
       out.emplace_back(reinterpret_cast<const char*>(bytes.data() + start), k - start);
       start = k + 1;
@@ -158,7 +158,7 @@ std::map<std::string, V> zip_map(const Index& ix, size_t names_record, const std
   std::map<std::string, V> out;
   for (size_t k = 0; k < keys.size(); ++k)
     if (!out.emplace(keys[k], values[k]).second)
-      ix.reader().fail(ix.info(names_record), "the key " + format::quote(keys[k]) + " appears twice");
+      ix.reader().fail(ix.info(names_record), "the key " + quote_name(keys[k]) + " appears twice");
   return out;
 }
 
@@ -265,7 +265,7 @@ void decode_optimizer(Index& ix, Decoded& d, bool meta_only) {
     for (const std::string& p : opt.groups[gi].params)
       if (!member_group.emplace(p, static_cast<int64_t>(gi)).second)
         reader.fail(ix.info(*ix.find(group_record(gi, "params"))),
-                    "parameter " + format::quote(p) + " is also in group " + std::to_string(member_group[p]));
+                    "parameter " + quote_name(p) + " is also in group " + std::to_string(member_group[p]));
   std::map<std::string, const ParamIdentity*> params;
   for (const ParamIdentity& p : d.params) params.emplace(p.name, &p);
   for (size_t i : ix.with_prefix(kStatePrefix)) {
@@ -277,7 +277,7 @@ void decode_optimizer(Index& ix, Decoded& d, bool meta_only) {
     const std::string param = rest.substr(0, slash), field = rest.substr(slash + 1);
     auto p = params.find(param);
     if (p == params.end() || !member_group.count(param))
-      reader.fail(r, "state for " + format::quote(param) + ", which is not a parameter in an optimizer group");
+      reader.fail(r, "state for " + quote_name(param) + ", which is not a parameter in an optimizer group");
     DecodedParamState& st = opt.state[param];
     if (field == "step") {
       ix.expect(i, O, RecordType::I64, std::vector<int64_t>{});
@@ -294,18 +294,18 @@ void decode_optimizer(Index& ix, Decoded& d, bool meta_only) {
   }
   for (const auto& [param, st] : opt.state)
     if (!ix.find(state_record(param, "step")))
-      reader.fail("optimizer state of " + format::quote(param) + " has no step record");
+      reader.fail("optimizer state of " + quote_name(param) + " has no step record");
   // Identities and groups must agree.
   for (const ParamIdentity& p : d.params) {
     auto m = member_group.find(p.name);
     const int64_t listed = m == member_group.end() ? -1 : m->second;
     if (listed != p.group)
-      reader.fail("parameter " + format::quote(p.name) + " is in group " + std::to_string(p.group) +
+      reader.fail("parameter " + quote_name(p.name) + " is in group " + std::to_string(p.group) +
                   " by identity/group but the optimizer lists it in group " + std::to_string(listed));
   }
   for (const auto& [name, gi] : member_group)
     if (!params.count(name))
-      reader.fail("optimizer group " + std::to_string(gi) + " lists " + format::quote(name) +
+      reader.fail("optimizer group " + std::to_string(gi) + " lists " + quote_name(name) +
                   ", which is not a parameter in the model records");
   d.optimizer = std::move(opt);
 }
@@ -397,7 +397,7 @@ Decoded decode(const Reader& reader, bool meta_only) {
   if (!meta_only && !d.optimizer)
     for (const ParamIdentity& id : d.params)
       if (id.group != -1)
-        reader.fail("parameter " + format::quote(id.name) + " is in optimizer group " + std::to_string(id.group) +
+        reader.fail("parameter " + quote_name(id.name) + " is in optimizer group " + std::to_string(id.group) +
                     " but the file has no optimizer");
   decode_scheduler(ix, d, meta_only);
   decode_meta(ix, d.meta);
@@ -412,7 +412,7 @@ void RecordList::fail(const std::string& what) const { throw CheckpointError(con
 
 void check_component(const RecordList& out, const std::string& name, const char* what) {
   if (name.empty() || name.find('/') != std::string::npos || name.find('\0') != std::string::npos)
-    out.fail(std::string(what) + " " + format::quote(name) + " cannot be stored: names must be non-empty, without '/' or NUL");
+    out.fail(std::string(what) + " " + quote_name(name) + " cannot be stored: names must be non-empty, without '/' or NUL");
 }
 
 void RecordList::owned(const std::string& name, Role role, RecordType type, std::vector<int64_t> shape,
@@ -466,7 +466,7 @@ void RecordList::bools(const std::string& name, Role role, const std::vector<boo
   owned(name, role, RecordType::Bool, {static_cast<int64_t>(values.size())}, std::move(bytes));
 }
 void RecordList::text(const std::string& name, Role role, const std::string& value) {
-  if (!format::valid_utf8(reinterpret_cast<const uint8_t*>(value.data()), value.size()))
+  if (!valid_utf8(reinterpret_cast<const uint8_t*>(value.data()), value.size()))
     fail("the value of " + name + " is not valid UTF-8");
   owned(name, role, RecordType::Utf8, {static_cast<int64_t>(value.size())},
         std::vector<uint8_t>(value.begin(), value.end()));
@@ -474,8 +474,8 @@ void RecordList::text(const std::string& name, Role role, const std::string& val
 void RecordList::strings(const std::string& name, Role role, const std::vector<std::string>& values) {
   std::vector<uint8_t> bytes;
   for (const std::string& s : values) {
-    if (s.find('\0') != std::string::npos || !format::valid_utf8(reinterpret_cast<const uint8_t*>(s.data()), s.size()))
-      fail("the string " + format::quote(s) + " in " + name + " is not valid UTF-8 without NUL bytes");
+    if (s.find('\0') != std::string::npos || !valid_utf8(reinterpret_cast<const uint8_t*>(s.data()), s.size()))
+      fail("the string " + quote_name(s) + " in " + name + " is not valid UTF-8 without NUL bytes");
     bytes.insert(bytes.end(), s.begin(), s.end());
     bytes.push_back(0);
   }

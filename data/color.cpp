@@ -8,14 +8,6 @@
 
 #include "data/transforms.h"
 
-// PIL's C code is compiled without fused multiply-add; contracting a*b+c here would change
-// roundings (and so pixels), so contraction is off in this file.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 namespace sepal::data::functional {
 namespace {
 

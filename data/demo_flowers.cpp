@@ -17,14 +17,6 @@
 
 #include "tensor/error.h"
 
-// No fused multiply-add contraction, so the pixels do not depend on whether the build machine
-// has FMA (-march=native).
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 namespace sepal::data {
 namespace {
 

@@ -10,14 +10,6 @@
 #include <utility>
 #include <vector>
 
-// No fused multiply-add contraction, so the drawn parameters do not depend on whether the
-// build machine has FMA (-march=native).
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 namespace sepal::data {
 namespace {
 
