@@ -68,10 +68,21 @@ Tensor record(const char* name, Tensor result, const std::vector<Tensor>& inputs
 
 namespace {
 
+// True when nothing but `t` can reach its memory: its only handle, the only view of its storage,
+// and a dense tensor over that storage (what a backward pass returns when it allocated the result).
+bool sole_owner(const Tensor& t) {
+  return t.impl_ptr().use_count() == 1 && t.storage().use_count() == 1 && t.offset() == 0 && t.is_contiguous() &&
+         t.storage()->nbytes() == static_cast<size_t>(t.numel()) * t.element_size();
+}
+
 void accumulate_into_leaf(TensorImpl& leaf, const Tensor& grad) {
   if (!leaf.grad) {
-    // own the memory: the incoming gradient may be a view of a buffer another node still uses
-    leaf.grad = raw::clone(raw::cast(grad, leaf.dtype)).impl_ptr();
+    // Own the memory: the incoming gradient may be a view of a buffer another node still uses, so
+    // it is copied unless nothing else can reach it (then a new handle onto it is enough).
+    if (grad.dtype() == leaf.dtype && sole_owner(grad))
+      leaf.grad = raw::as_strided(grad, grad.shape(), grad.strides(), 0).impl_ptr();
+    else
+      leaf.grad = raw::clone(raw::cast(grad, leaf.dtype)).impl_ptr();
     return;
   }
   raw::binary_(BinaryOp::Add, Tensor(leaf.grad), raw::cast(grad, leaf.dtype));
@@ -141,7 +152,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
     for (size_t i = 0; i < node->edges.size(); ++i) {
       const Edge& e = node->edges[i];
       if (!e.needed()) continue;
-      Tensor g = i < input_grads.size() ? input_grads[i] : Tensor();
+      Tensor g = i < input_grads.size() ? std::move(input_grads[i]) : Tensor();
       if (g.defined()) {
         if (g.shape() != e.shape) g = raw::sum_to(g, e.shape);
         if (e.leaf) accumulate_into_leaf(*e.leaf, g);

@@ -8,15 +8,23 @@
 //   BM_ConvKernels: the three backend kernels called directly (no autograd, no bias).
 // Threads: OpenMP's (oneDNN runs on it); set OMP_NUM_THREADS to compare with torch.set_num_threads.
 // BM_ConvStep also reports process_cpu_ms, the CPU time of all threads per step.
+//
+// The per-layer table (bench/vs_torch.py ops runs the same in PyTorch, parsing the names):
+//   BM_Conv/{fwd,bwd_data,bwd_weight}/<b8_224|b128_32>/<layer>/<shape tag>: each backend pass
+//       alone, for every distinct ResNet-18 convolution at batch 8, 224 px and batch 128, 32 px
+//       (bench_common.h's table); output allocated each time; counter GFLOP/s.
+//   BM_BatchNorm/{fwd,bwd}/<shape>: training-mode batch norm over ResNet-18's activation shapes
+//       (backend kernels, outputs allocated each time); counter bytes_per_second (fwd reads x
+//       twice, writes y once: 3 x 4 bytes/element; bwd reads x, dy twice, writes dx: 5 x 4).
+//   BM_MaxPool/{fwd,bwd}/<shape>: the stem's 3x3/2 max pool.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
-#include <sys/resource.h>
-
-#include <algorithm>
+#include <string>
 #include <vector>
 
 #include "autograd/nn_functions.h"
+#include "bench/bench_common.h"
 #include "sepal.h"
 
 namespace {
@@ -34,16 +42,8 @@ struct Problem {
   }
 };
 
-void context(benchmark::State& state) { state.counters["threads"] = omp_get_max_threads(); }
-
-// CPU time of the whole process (every thread), in ms. With OMP_WAIT_POLICY=passive (no spinning
-// at barriers) it is the work done, which other load on a shared machine barely changes.
-double process_cpu_ms() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  auto ms = [](const timeval& t) { return t.tv_sec * 1e3 + t.tv_usec * 1e-3; };
-  return ms(u.ru_utime) + ms(u.ru_stime);
-}
+using sepal_bench::process_cpu_ms;
+void context(benchmark::State& state) { sepal_bench::thread_context(state); }
 
 void BM_ConvStep(benchmark::State& state) {
   Problem p;
@@ -85,15 +85,154 @@ void BM_ConvKernels(benchmark::State& state) {
   context(state);
 }
 
+
+// ---- the per-layer table: every distinct ResNet-18 convolution, pass by pass ----
+enum class ConvPass { Forward, BackwardData, BackwardWeight };
+
+void BM_ConvPass(benchmark::State& state, const sepal_bench::ConvShape& s, ConvPass pass) {
+  Generator gen(3);
+  Tensor x = randn({s.n, s.c, s.h, s.w}, DType::Float32, &gen);
+  Tensor w = randn({s.k, s.c, s.r, s.r}, DType::Float32, &gen);
+  Tensor g = randn({s.n, s.k, s.out_h(), s.out_w()}, DType::Float32, &gen);
+  Conv2dArgs a;
+  a.stride[0] = a.stride[1] = s.s;
+  a.padding[0] = a.padding[1] = s.p;
+  Backend& be = backend_for(Device::cpu());
+  auto run = [&] {
+    if (pass == ConvPass::Forward) {
+      Tensor y = empty(g.shape());
+      be.conv2d_forward(x, w, y, a);
+    } else if (pass == ConvPass::BackwardData) {
+      Tensor dx = empty(x.shape());
+      be.conv2d_backward_input(g, w, dx, a);
+    } else {
+      Tensor dw = empty(w.shape());
+      be.conv2d_backward_weight(g, x, dw, a);
+    }
+  };
+  run();  // creates the oneDNN primitive outside the timing
+  for (auto _ : state) run();
+  state.counters["GFLOP/s"] = benchmark::Counter(s.flops() * 1e-9 * static_cast<double>(state.iterations()),
+                                                 benchmark::Counter::kIsRate);
+  state.counters["uses"] = s.uses;
+  context(state);
+}
+
+void BM_BatchNorm(benchmark::State& state, Shape shape, bool backward) {
+  Generator gen(4);
+  const int64_t C = shape[1];
+  Tensor x = randn(shape, DType::Float32, &gen), dy = randn(shape, DType::Float32, &gen);
+  Tensor w = ones({C}), b = zeros({C}), rm = zeros({C}), rv = ones({C});
+  Tensor mean = empty({C}), invstd = empty({C}), y = empty(shape);
+  Backend& be = backend_for(Device::cpu());
+  const BatchNormArgs args{true, 0.1, 1e-5};
+  be.batch_norm_forward(x, w, b, rm, rv, y, mean, invstd, args);
+  for (auto _ : state) {
+    if (!backward) {
+      Tensor out = empty(shape), m = empty({C}), is = empty({C});
+      be.batch_norm_forward(x, w, b, rm, rv, out, m, is, args);
+    } else {
+      Tensor dx = empty(shape), dw = empty({C}), db = empty({C});
+      be.batch_norm_backward(dy, x, w, mean, invstd, dx, dw, db, true);
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * x.numel() * 4 * (backward ? 5 : 3));
+  context(state);
+}
+
+void BM_MaxPool(benchmark::State& state, Shape shape, bool backward) {
+  Generator gen(5);
+  Tensor x = randn(shape, DType::Float32, &gen);
+  Pool2dArgs a;
+  a.kernel[0] = a.kernel[1] = 3;
+  a.stride[0] = a.stride[1] = 2;
+  a.padding[0] = a.padding[1] = 1;
+  const Shape out_shape{shape[0], shape[1], (shape[2] - 1) / 2 + 1, (shape[3] - 1) / 2 + 1};
+  Tensor y = empty(out_shape), idx = empty(out_shape, DType::Int64), g = randn(out_shape, DType::Float32, &gen);
+  Backend& be = backend_for(Device::cpu());
+  be.max_pool2d_forward(x, y, idx, a);
+  for (auto _ : state) {
+    if (!backward) {
+      Tensor out = empty(out_shape), i = empty(out_shape, DType::Int64);
+      be.max_pool2d_forward(x, out, i, a);
+    } else {
+      Tensor dx = empty(shape);
+      be.max_pool2d_backward(g, idx, dx);
+    }
+  }
+  context(state);
+}
+
+std::string shape_tag(const Shape& s) {
+  std::string t;
+  for (int d = 0; d < 4; ++d) {
+    t += "nchw"[d];
+    t += std::to_string(s[d]);
+  }
+  return t;
+}
+
+void register_layer_table() {
+  const std::pair<const char*, ConvPass> passes[] = {
+      {"fwd", ConvPass::Forward}, {"bwd_data", ConvPass::BackwardData}, {"bwd_weight", ConvPass::BackwardWeight}};
+  const struct {
+    const char* tag;
+    int64_t n, size;
+  } inputs[] = {{"b8_224", 8, 224}, {"b128_32", 128, 32}};
+  for (const auto& in : inputs)
+    for (const sepal_bench::ConvShape& s : sepal_bench::resnet18_convs(in.n, in.size))
+      for (const auto& [pass_name, pass] : passes) {
+        std::string name = "BM_Conv/";  // appended piecewise: GCC 12 warns falsely (-Wrestrict) on "..." + std::string
+        name += pass_name;
+        name += "/";
+        name += in.tag;
+        name += "/" + s.layer + "/" + s.tag();
+        benchmark::RegisterBenchmark(name.c_str(), [s, pass = pass](benchmark::State& st) { BM_ConvPass(st, s, pass); })
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
+      }
+  // BatchNorm over each activation shape of ResNet-18 at batch 8, 224 px and batch 128, 32 px.
+  const Shape bn_shapes[] = {{8, 64, 112, 112}, {8, 64, 56, 56},  {8, 128, 28, 28},  {8, 256, 14, 14},
+                             {8, 512, 7, 7},    {128, 64, 16, 16}, {128, 64, 8, 8},   {128, 128, 4, 4},
+                             {128, 256, 2, 2},  {128, 512, 1, 1}};
+  for (const Shape& shape : bn_shapes)
+    for (const bool backward : {false, true}) {
+      std::string name = "BM_BatchNorm/";
+      name += backward ? "bwd/" : "fwd/";
+      name += shape_tag(shape);
+      benchmark::RegisterBenchmark(name.c_str(), [shape, backward](benchmark::State& st) { BM_BatchNorm(st, shape, backward); })
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
+  for (const Shape& shape : {Shape{8, 64, 112, 112}, Shape{128, 64, 16, 16}})
+    for (const bool backward : {false, true}) {
+      std::string name = "BM_MaxPool/";
+      name += backward ? "bwd/" : "fwd/";
+      name += shape_tag(shape);
+      benchmark::RegisterBenchmark(name.c_str(), [shape, backward](benchmark::State& st) { BM_MaxPool(st, shape, backward); })
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
+}
+
 }  // namespace
 
 // Each repetition times single steps; the minimum over repetitions is the least-disturbed time on
 // a shared machine, the median the typical one (conv_torch.py prints both likewise).
-double min_of(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
+using sepal_bench::min_of;
 BENCHMARK(BM_ConvStep)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1)->Repetitions(40)
     ->ComputeStatistics("min", min_of)->ReportAggregatesOnly();
 BENCHMARK(BM_ConvForward)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1)->Repetitions(40)
     ->ComputeStatistics("min", min_of)->ReportAggregatesOnly();
 BENCHMARK(BM_ConvKernels)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1)->Repetitions(40)
     ->ComputeStatistics("min", min_of)->ReportAggregatesOnly();
-BENCHMARK_MAIN();
+
+int main(int argc, char** argv) {
+  register_layer_table();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("omp_max_threads", std::to_string(omp_get_max_threads()));
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,7 +1,13 @@
 // norm.cpp: CPU batch normalisation over contiguous [N, C, HW] (HW = H*W, or 1 for [N, C]).
-// Statistics and backward reductions run one channel per OpenMP thread and accumulate in double;
-// the normalisation and grad_input passes run over the N*C planes with a vectorised inner loop
-// over HW. The per-element math is shared with CUDA (tensor/kernels/norm_pool.h).
+// Statistics and backward reductions accumulate in double. Planes of at least kSmallPlane
+// elements: the reductions run one channel per OpenMP iteration and the normalisation and
+// grad_input passes over the N*C planes, each with a vectorised inner loop over HW. Smaller
+// planes (ResNet's last stages at 32 px: HW = 1, 4, 16) would make those loops 1-16 long, so
+// there each thread takes a range of channels and walks image by image over their contiguous
+// span (N rows of C*HW). The per-element math is shared with CUDA (tensor/kernels/norm_pool.h).
+#include <omp.h>
+
+#include <algorithm>
 #include <vector>
 
 #include "tensor/cpu/cpu_backend.h"
@@ -40,6 +46,46 @@ double channel_sum(const BnLayout& L, int64_t c, F f) {
   return total;
 }
 
+// Planes smaller than this take the small-plane path (see the top of the file).
+constexpr int64_t kSmallPlane = 32;
+
+// Small planes: calls f(c0, c1) on each thread with its range of channels [c0, c1).
+template <typename F>
+void for_each_channel_range(const BnLayout& L, F f) {
+#pragma omp parallel if (L.N * L.C * L.HW >= kParallelGrain)
+  {
+    const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t c0 = L.C * t / threads, c1 = L.C * (t + 1) / threads;
+    if (c0 < c1) f(c0, c1);
+  }
+}
+
+// Small planes: calls f(n) for every image n, in parallel for large tensors.
+template <typename F>
+void for_each_image(const BnLayout& L, F f) {
+#pragma omp parallel for if (L.N * L.C * L.HW >= kParallelGrain)
+  for (int64_t n = 0; n < L.N; ++n) f(n);
+}
+
+// Small planes: per-element copies of per-channel values over the span of channels [c0, c1)
+// (element i of the span belongs to channel c0 + i / HW), so inner loops need no division.
+template <typename V, typename F>
+std::vector<V> expand_channels(const BnLayout& L, int64_t c0, int64_t c1, F value_of) {
+  std::vector<V> e(static_cast<size_t>((c1 - c0) * L.HW));
+  for (int64_t c = c0; c < c1; ++c)
+    for (int64_t j = 0; j < L.HW; ++j) e[(c - c0) * L.HW + j] = value_of(c);
+  return e;
+}
+
+// Small planes: out[c - c0] = the sum over the planes of channel c of acc's per-element totals.
+inline void fold_planes(const BnLayout& L, int64_t c0, int64_t c1, const std::vector<double>& acc, double* out) {
+  for (int64_t c = c0; c < c1; ++c) {
+    double s = 0.0;
+    for (int64_t j = 0; j < L.HW; ++j) s += acc[(c - c0) * L.HW + j];
+    out[c - c0] = s;
+  }
+}
+
 // Calls f(plane base offset, c) for every (n, c) plane, in parallel for large tensors.
 template <typename F>
 void for_each_plane(const BnLayout& L, F f) {
@@ -59,7 +105,39 @@ void bn_forward(const Tensor& input, const Tensor& weight, const Tensor& bias, c
   T* invstd = save_invstd.data_ptr<T>();
   T* rm = ptr_or_null<T>(running_mean);
   T* rv = ptr_or_null<T>(running_var);
-  if (args.training) {
+  auto finish_channel = [&](int64_t c, double mu, double var) {
+    mean[c] = static_cast<T>(mu);
+    invstd[c] = kernels::bn_invstd<T>(var, args.eps);
+    if (rm) rm[c] = kernels::bn_running_update(rm[c], mu, args.momentum);
+    if (rv) rv[c] = kernels::bn_running_update(rv[c], kernels::bn_unbiased_var(var, M), args.momentum);
+  };
+  const bool small = L.HW < kSmallPlane;
+  if (args.training && small) {
+    for_each_channel_range(L, [&](int64_t c0, int64_t c1) {
+      const int64_t span = (c1 - c0) * L.HW;
+      std::vector<double> acc(static_cast<size_t>(span), 0.0), mu(static_cast<size_t>(c1 - c0)),
+          var(static_cast<size_t>(c1 - c0));
+      for (int64_t n = 0; n < L.N; ++n) {
+        const T* row = x + (n * L.C + c0) * L.HW;
+#pragma omp simd
+        for (int64_t i = 0; i < span; ++i) acc[i] += static_cast<double>(row[i]);
+      }
+      fold_planes(L, c0, c1, acc, mu.data());
+      for (double& m : mu) m /= static_cast<double>(M);
+      const std::vector<double> mu_e = expand_channels<double>(L, c0, c1, [&](int64_t c) { return mu[c - c0]; });
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (int64_t n = 0; n < L.N; ++n) {
+        const T* row = x + (n * L.C + c0) * L.HW;
+#pragma omp simd
+        for (int64_t i = 0; i < span; ++i) {
+          const double d = static_cast<double>(row[i]) - mu_e[i];
+          acc[i] += d * d;
+        }
+      }
+      fold_planes(L, c0, c1, acc, var.data());
+      for (int64_t c = c0; c < c1; ++c) finish_channel(c, mu[c - c0], var[c - c0] / static_cast<double>(M));
+    });
+  } else if (args.training) {
 #pragma omp parallel for if (M * L.C >= kParallelGrain)
     for (int64_t c = 0; c < L.C; ++c) {
       const double mu = channel_sum(L, c, [x](int64_t k) { return static_cast<double>(x[k]); }) / static_cast<double>(M);
@@ -67,10 +145,7 @@ void bn_forward(const Tensor& input, const Tensor& weight, const Tensor& bias, c
                            const double d = static_cast<double>(x[k]) - mu;
                            return d * d;
                          }) / static_cast<double>(M);
-      mean[c] = static_cast<T>(mu);
-      invstd[c] = kernels::bn_invstd<T>(var, args.eps);
-      if (rm) rm[c] = kernels::bn_running_update(rm[c], mu, args.momentum);
-      if (rv) rv[c] = kernels::bn_running_update(rv[c], kernels::bn_unbiased_var(var, M), args.momentum);
+      finish_channel(c, mu, var);
     }
   } else {
     for (int64_t c = 0; c < L.C; ++c) {
@@ -81,6 +156,21 @@ void bn_forward(const Tensor& input, const Tensor& weight, const Tensor& bias, c
   const T* w = ptr_or_null<T>(weight);
   const T* b = ptr_or_null<T>(bias);
   T* y = out.data_ptr<T>();
+  if (small) {
+    // the per-channel values copied per element of an image's C*HW span (same math as below)
+    const std::vector<T> mu = expand_channels<T>(L, 0, L.C, [&](int64_t c) { return mean[c]; });
+    const std::vector<T> is = expand_channels<T>(L, 0, L.C, [&](int64_t c) { return invstd[c]; });
+    const std::vector<T> wc = expand_channels<T>(L, 0, L.C, [&](int64_t c) { return w ? w[c] : T(1); });
+    const std::vector<T> bc = expand_channels<T>(L, 0, L.C, [&](int64_t c) { return b ? b[c] : T(0); });
+    const int64_t span = L.C * L.HW;
+    for_each_image(L, [&](int64_t n) {
+      const T* p = x + n * span;
+      T* o = y + n * span;
+#pragma omp simd
+      for (int64_t i = 0; i < span; ++i) o[i] = kernels::bn_normalize(p[i], mu[i], is[i], wc[i], bc[i]);
+    });
+    return;
+  }
   for_each_plane(L, [&](int64_t base, int64_t c) {
     const T mu = mean[c], is = invstd[c], wc = w ? w[c] : T(1), bc = b ? b[c] : T(0);
     const T* p = x + base;
@@ -105,6 +195,51 @@ void bn_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weig
   T* gb = ptr_or_null<T>(grad_bias);
   const bool sums = (training && grad_input.defined()) || gw || gb;
   std::vector<kernels::BnBackwardTerms<T>> terms(static_cast<size_t>(L.C));
+  const bool small = L.HW < kSmallPlane;
+  if (small) {
+    std::vector<double> sum_dy(static_cast<size_t>(L.C), 0.0), sum_dy_xhat(static_cast<size_t>(L.C), 0.0);
+    if (sums)
+      for_each_channel_range(L, [&](int64_t c0, int64_t c1) {
+        const int64_t span = (c1 - c0) * L.HW;
+        std::vector<double> a_dy(static_cast<size_t>(span), 0.0), a_dyx(static_cast<size_t>(span), 0.0);
+        const std::vector<double> mu = expand_channels<double>(L, c0, c1, [&](int64_t c) { return static_cast<double>(mean[c]); });
+        for (int64_t n = 0; n < L.N; ++n) {
+          const int64_t base = (n * L.C + c0) * L.HW;
+#pragma omp simd
+          for (int64_t i = 0; i < span; ++i) {
+            const double g = static_cast<double>(dy[base + i]);
+            a_dy[i] += g;
+            a_dyx[i] += g * (static_cast<double>(x[base + i]) - mu[i]);
+          }
+        }
+        fold_planes(L, c0, c1, a_dy, sum_dy.data() + c0);
+        fold_planes(L, c0, c1, a_dyx, sum_dy_xhat.data() + c0);
+      });
+    for (int64_t c = 0; c < L.C; ++c) {
+      const double s_dyx = sum_dy_xhat[c] * static_cast<double>(invstd[c]);
+      if (gw) gw[c] = static_cast<T>(s_dyx);
+      if (gb) gb[c] = static_cast<T>(sum_dy[c]);
+      terms[c] = kernels::bn_backward_terms<T>(mean[c], invstd[c], w ? w[c] : T(1), sum_dy[c], s_dyx, M, training);
+    }
+    if (!grad_input.defined()) return;
+    T* dx = grad_input.data_ptr<T>();
+    // the terms per element, one array per field, so the loop below vectorises
+    const std::vector<T> t_mean = expand_channels<T>(L, 0, L.C, [&](int64_t c) { return terms[c].mean; });
+    const std::vector<T> t_scale = expand_channels<T>(L, 0, L.C, [&](int64_t c) { return terms[c].scale; });
+    const std::vector<T> t_invstd = expand_channels<T>(L, 0, L.C, [&](int64_t c) { return terms[c].invstd; });
+    const std::vector<T> t_dy = expand_channels<T>(L, 0, L.C, [&](int64_t c) { return terms[c].mean_dy; });
+    const std::vector<T> t_dyx = expand_channels<T>(L, 0, L.C, [&](int64_t c) { return terms[c].mean_dy_xhat; });
+    const int64_t span = L.C * L.HW;
+    for_each_image(L, [&](int64_t n) {
+      const int64_t base = n * span;
+#pragma omp simd
+      for (int64_t i = 0; i < span; ++i) {
+        const kernels::BnBackwardTerms<T> t{t_mean[i], t_scale[i], t_invstd[i], t_dy[i], t_dyx[i]};
+        dx[base + i] = kernels::bn_grad_input(dy[base + i], x[base + i], t);
+      }
+    });
+    return;
+  }
 #pragma omp parallel for if (sums && M * L.C >= kParallelGrain)
   for (int64_t c = 0; c < L.C; ++c) {
     double sum_dy = 0.0, sum_dy_xhat = 0.0;

@@ -122,26 +122,32 @@ SEPAL_HD MaxPoolGeometry max_pool_geometry(int64_t H, int64_t W, int64_t P, int6
                          {a.padding[0], a.padding[1]}, {a.dilation[0], a.dilation[1]}};
 }
 
-// Maximum over the window of output (p, q), padded positions excluded. NaN propagates (the last
-// NaN of the window wins, as in PyTorch); among equal values the first position wins.
+// Maximum over the window with row taps th and column taps tw of an input plane W wide, padded
+// positions excluded. NaN propagates (the last NaN of the window wins, as in PyTorch); among equal
+// values the first position wins. Branch-free selects, so the CPU loop pipelines.
+template <typename T>
+SEPAL_HD MaxCell<T> max_pool_window(const T* plane, int64_t W, const Taps& th, const Taps& tw) {
+  MaxCell<T> best{-static_cast<T>(INFINITY), -1};
+  if (th.first >= th.end || tw.first >= tw.end) return best;
+  best.index = th.first * W + tw.first;
+  for (int64_t h = th.first; h < th.end; h += th.step) {
+    const T* row = plane + h * W;
+    for (int64_t w = tw.first; w < tw.end; w += tw.step) {
+      const T v = row[w];
+      const bool take = v > best.value || v != v;
+      best.value = take ? v : best.value;
+      best.index = take ? h * W + w : best.index;
+    }
+  }
+  return best;
+}
+
+// Maximum over the window of output (p, q) (max_pool_window with the taps computed here).
 template <typename T>
 SEPAL_HD MaxCell<T> max_pool_cell(const T* plane, const MaxPoolGeometry& g, int64_t p, int64_t q) {
   const Taps th = max_pool_taps(p, g.H, g.kernel[0], g.stride[0], g.padding[0], g.dilation[0]);
   const Taps tw = max_pool_taps(q, g.W, g.kernel[1], g.stride[1], g.padding[1], g.dilation[1]);
-  MaxCell<T> best{-static_cast<T>(INFINITY), -1};
-  if (th.first >= th.end || tw.first >= tw.end) return best;
-  best.index = th.first * g.W + tw.first;
-  for (int64_t h = th.first; h < th.end; h += th.step) {
-    const T* row = plane + h * g.W;
-    for (int64_t w = tw.first; w < tw.end; w += tw.step) {
-      const T v = row[w];
-      if (v > best.value || v != v) {
-        best.value = v;
-        best.index = h * g.W + w;
-      }
-    }
-  }
-  return best;
+  return max_pool_window(plane, g.W, th, tw);
 }
 
 // Mean over the adaptive window of output (p, q) of an [H, W] plane pooled to [P, Q].

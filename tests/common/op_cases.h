@@ -184,6 +184,11 @@ inline std::vector<OpCase> op_cases() {
   cases.push_back({"batch_norm_train_4d", {{{4, 3, 5, 5}}, {{3}}, {{3}}}, [stats](V in) {
                      return batch_norm(in[0], stats(in[0], {0.5, -1, 2}), stats(in[0], {1, 2, 0.5}), in[1], in[2], true);
                    }});
+  // planes of 32 elements or more take the CPU backend's plane-by-plane path, smaller ones its
+  // channel-range path (tensor/cpu/norm.cpp): both covered
+  cases.push_back({"batch_norm_train_4d_large_planes", {{{2, 3, 6, 6}}, {{3}}, {{3}}}, [stats](V in) {
+                     return batch_norm(in[0], stats(in[0], {0.5, -1, 2}), stats(in[0], {1, 2, 0.5}), in[1], in[2], true);
+                   }});
   cases.push_back({"batch_norm_train_2d", {{{6, 4}}, {{4}}, {{4}}}, [stats](V in) {
                      return batch_norm(in[0], stats(in[0], {0, 0, 0, 0}), stats(in[0], {1, 1, 1, 1}), in[1], in[2], true);
                    }});

@@ -113,6 +113,50 @@ TEST(MaxPool, NanPropagatesAndTiesKeepTheFirstPosition) {
   EXPECT_EQ(ints(tidx), (std::vector<int64_t>{0, 1, 3, 4}));
 }
 
+// Rows of 32 or more interior cells take the CPU's row-at-a-time path (tensor/cpu/pool.cpp); it
+// must agree with the per-cell window (kernels::max_pool_cell) on every value and index, ties
+// (values from a set of 5), NaN and -inf included, for strides, dilations, padding and ceil_mode.
+TEST(MaxPool, WideRowsMatchThePerCellWindow) {
+  const int64_t N = 2, C = 3, H = 7, W = 150;
+  std::vector<double> v(static_cast<size_t>(N * C * H * W));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>((i * 7919) % 5);
+  v[11] = std::numeric_limits<double>::quiet_NaN();
+  v[12] = std::numeric_limits<double>::quiet_NaN();
+  v[400] = -std::numeric_limits<double>::infinity();
+  v[1200] = std::numeric_limits<double>::quiet_NaN();
+  for (const MaxPool2dOptions& o : {MaxPool2dOptions{{3, 3}, {2, 2}, {1, 1}}, MaxPool2dOptions{{2, 2}, {1, 1}},
+                                    MaxPool2dOptions{{2, 3}, {1, 2}, {0, 1}, {2, 2}},
+                                    MaxPool2dOptions{{3, 3}, {3, 3}, {1, 1}, {1, 1}, true}}) {
+    for (DType dtype : {DType::Float32, DType::Float64}) {
+      Tensor x = from_vector<double>(v, {N, C, H, W}, dtype);
+      auto [y, idx] = max_pool2d_with_indices(x, o);
+      const int64_t P = y.size(2), Q = y.size(3);
+      Pool2dArgs a;
+      for (int d = 0; d < 2; ++d) {
+        a.kernel[d] = o.kernel[d];
+        a.stride[d] = o.stride[d];
+        a.padding[d] = o.padding[d];
+        a.dilation[d] = o.dilation[d];
+      }
+      const kernels::MaxPoolGeometry g = kernels::max_pool_geometry(H, W, P, Q, a);
+      const std::vector<double> ys = values(y);
+      const std::vector<int64_t> is = ints(idx);
+      int mismatches = 0;
+      for (int64_t plane = 0; plane < N * C; ++plane)
+        for (int64_t p = 0; p < P; ++p)
+          for (int64_t q = 0; q < Q; ++q) {
+            const kernels::MaxCell<double> m = kernels::max_pool_cell(v.data() + plane * H * W, g, p, q);
+            const size_t k = static_cast<size_t>((plane * P + p) * Q + q);
+            const bool same_value = std::isnan(m.value) ? std::isnan(ys[k]) : ys[k] == m.value;
+            if ((!same_value || is[k] != m.index) && ++mismatches <= 3)
+              ADD_FAILURE() << "plane " << plane << " cell (" << p << ", " << q << "): got " << ys[k] << " at "
+                            << is[k] << ", expected " << m.value << " at " << m.index;
+          }
+      EXPECT_EQ(mismatches, 0);
+    }
+  }
+}
+
 // Dilation 2 picks every other element: kernel 2, dilation 2 over the 4x4 ramp 1..16 -> 2x2, the
 // window at (0, 0) being {1, 3, 9, 11} -> 11 (index 10).
 TEST(MaxPool, Dilation) {

@@ -1,0 +1,155 @@
+// bench_step.cpp: the whole ResNet-18 step on the CPU (and on CUDA when a device is present), as
+// the flowers trainer runs it: the head is Sequential(Linear(512, 102), LogSoftmax(1)) trained
+// with NLLLoss and Adam (lr 1e-3, the fused kernel); one step = forward, loss, backward,
+// opt.step(), opt.zero_grad(). bench/vs_torch.py runs the same workloads in PyTorch.
+//   BM_Step/finetune/b8_224      every parameter trains, the model in train mode (batch statistics)
+//   BM_Step/feature_extract/b8_224
+//                                only the head trains; the frozen backbone runs in eval mode
+//                                (BatchNorm uses its running statistics) and records no graph
+//   BM_Step/eval/b8_224          the forward alone under NoGradGuard, eval mode (validation)
+//   BM_Step/finetune/b128_32     finetune on 32 px images, batch 128 (CIFAR-sized)
+// Each repetition times one step (Iterations(1)); run with --benchmark_repetitions=10 and read
+// the median. The model, optimizer and batch of each workload are built once per process and
+// warmed up with two steps (oneDNN primitives created, allocator cache filled, Adam state made).
+// Counters: images/s (items_per_second), conv_GFLOP/s (the convolution FLOPs of the step over its
+// time: 3 passes per convolution when training, minus conv1's unneeded input gradient) and
+// process_cpu_ms (CPU time of all threads per step).
+#include <benchmark/benchmark.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "bench/bench_common.h"
+#include "sepal.h"
+
+namespace {
+
+using namespace sepal;
+using sepal_bench::process_cpu_ms;
+
+enum class Mode { Finetune, FeatureExtract, Eval };
+
+struct Workload {
+  std::shared_ptr<nn::ResNet> model;
+  std::unique_ptr<optim::Adam> opt;
+  Tensor images, labels;
+  Mode mode;
+  double conv_flops = 0;  // per step
+
+  Workload(Mode m, int64_t batch, int64_t size, Device device) : mode(m) {
+    Generator gen(7);
+    model = nn::resnet18(1000, &gen);
+    model->replace_module("fc", std::make_shared<nn::Sequential>(nn::ModuleList{
+                                    std::make_shared<nn::Linear>(512, 102, true, &gen), std::make_shared<nn::LogSoftmax>(1)}));
+    model->to(device);
+    images = randn({batch, 3, size, size}, TensorOptions().device(device), &gen);
+    labels = randint(0, 102, {batch}, TensorOptions(DType::Int64).device(device), &gen);
+    const double fwd = sepal_bench::resnet18_forward_conv_flops(batch, size);
+    if (mode == Mode::Eval) {
+      model->eval();
+      conv_flops = fwd;
+    } else if (mode == Mode::FeatureExtract) {
+      // as the trainer's feature-extract mode: backbone frozen and in eval mode, head trains
+      for (auto& [name, p] : model->named_parameters()) {
+        Tensor t = p;
+        t.requires_grad_(name.rfind("fc.", 0) == 0);
+      }
+      model->train();
+      for (const auto& [name, child] : model->named_children())
+        if (name != "fc") child->eval();
+      conv_flops = fwd;
+    } else {
+      model->train();
+      const sepal_bench::ConvShape stem = sepal_bench::resnet18_convs(batch, size).front();
+      conv_flops = 3 * fwd - stem.flops();  // no input gradient for the images
+    }
+    if (mode != Mode::Eval) {
+      nn::NamedTensors trainable;
+      for (auto& [name, p] : model->named_parameters())
+        if (p.requires_grad()) trainable.emplace_back(name, p);
+      opt = std::make_unique<optim::Adam>(trainable, optim::Options{{"lr", 1e-3}});
+    }
+    for (int i = 0; i < 2; ++i) step();
+  }
+
+  void step() {
+    if (mode == Mode::Eval) {
+      NoGradGuard no_grad;
+      Tensor out = model->forward(images);
+      benchmark::DoNotOptimize(out.raw_data());
+    } else {
+      nn::NLLLoss criterion;
+      Tensor loss = criterion(model->forward(images), labels);
+      loss.backward();
+      opt->step();
+      opt->zero_grad();
+    }
+    backend_for(images.device()).synchronize();
+  }
+};
+
+// Built on first use and kept, so repetitions (and random interleaving) reuse them.
+Workload& workload(Mode mode, int64_t batch, int64_t size, Device device) {
+  static std::map<std::string, std::unique_ptr<Workload>> cache;
+  const std::string key = std::to_string(static_cast<int>(mode)) + "/" + std::to_string(batch) + "/" +
+                          std::to_string(size) + "/" + device.str();
+  auto& w = cache[key];
+  if (!w) w = std::make_unique<Workload>(mode, batch, size, device);
+  return *w;
+}
+
+void run_step(benchmark::State& state, Mode mode, int64_t batch, int64_t size, Device device) {
+  if (device.is_cuda() && !cuda_available()) {
+    state.SkipWithError("no CUDA device");
+    return;
+  }
+  Workload& w = workload(mode, batch, size, device);
+  double cpu_ms = 0;
+  for (auto _ : state) {
+    const double start = process_cpu_ms();
+    w.step();
+    cpu_ms += process_cpu_ms() - start;
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+  state.counters["conv_GFLOP/s"] =
+      benchmark::Counter(w.conv_flops * 1e-9 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["process_cpu_ms"] = benchmark::Counter(cpu_ms, benchmark::Counter::kAvgIterations);
+  sepal_bench::thread_context(state);
+}
+
+void register_all() {
+  struct Spec {
+    const char* name;
+    Mode mode;
+    int64_t batch, size;
+  };
+  const Spec specs[] = {{"finetune/b8_224", Mode::Finetune, 8, 224},
+                        {"feature_extract/b8_224", Mode::FeatureExtract, 8, 224},
+                        {"eval/b8_224", Mode::Eval, 8, 224},
+                        {"finetune/b128_32", Mode::Finetune, 128, 32}};
+  for (const Spec& s : specs)
+    for (const bool cuda : {false, true}) {
+      const std::string name = std::string(cuda ? "BM_StepCuda/" : "BM_Step/") + s.name;
+      const Device device = cuda ? Device::cuda() : Device::cpu();
+      benchmark::RegisterBenchmark(name.c_str(),
+                                   [s, device](benchmark::State& st) { run_step(st, s.mode, s.batch, s.size, device); })
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime()
+          ->Iterations(1)
+          ->ComputeStatistics("min", sepal_bench::min_of);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("omp_max_threads", std::to_string(omp_get_max_threads()));
+  benchmark::AddCustomContext("cuda_devices", std::to_string(cuda_device_count()));
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
