@@ -1,6 +1,9 @@
 // main.cpp: `flowers`, the ResNet transfer-learning trainer. Dispatches to a subcommand and turns
 // every error into one line and a non-zero exit status (2: bad command line, 1: any other error).
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <string>
 #include <vector>
@@ -19,7 +22,18 @@ const char* kUsage =
     "  demo       the whole transfer-learning story on the built-in flowers, in a few minutes\n";
 }  // namespace
 
+// libgomp spins for a long time in its barriers by default; when other processes compete for the
+// cores (a shared machine, the DataLoader's workers) that costs 40-60% beyond the fair share
+// (docs/performance.md). libgomp reads its settings once, when it is loaded, so when the user set
+// neither, flowers re-executes itself once with a short spin.
+static void limit_openmp_spinning(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
+  ::setenv("GOMP_SPINCOUNT", "10000", 1);
+  ::execv("/proc/self/exe", argv);  // returns only on failure: carry on with the defaults
+}
+
 int main(int argc, char** argv) {
+  limit_openmp_spinning(argv);
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h" || std::string(argv[1]) == "help") {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
