@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "data/demo_flowers.h"
+#include "data/json.h"
 #include "tensor/error.h"
 
 namespace sepal::data {
@@ -64,25 +65,6 @@ std::vector<Species> build() {
   return v;
 }
 
-// JSON string literal: quotes, backslashes and control characters escaped.
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      static const char* hex = "0123456789abcdef";
-      out += "\\u00";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
 }  // namespace
 
 const std::vector<Species>& demo_species() {
@@ -109,7 +91,7 @@ std::string demo_cat_to_name_json(const std::vector<int>& species_indices) {
       throw Error("demo_cat_to_name_json: species index " + std::to_string(i) + " outside [0, " +
                   std::to_string(all.size()) + ")");
     out += k ? ",\n  " : "\n  ";
-    out += json_string(all[i].folder) + ": " + json_string(all[i].name);
+    out += Json(all[i].folder).dump() + ": " + Json(all[i].name).dump();
   }
   return out + "\n}\n";
 }
