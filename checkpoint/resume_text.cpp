@@ -82,7 +82,10 @@ std::string ResumePlan::str(size_t max_names) const {
         if (t.buffer != buffers || t.change != change) continue;
         std::string item = t.name;
         if (change == ParamChange::Reshaped) {
-          item += " " + shape_text(t.saved_shape) + " -> " + shape_text(t.live_shape);
+          item += ' ';  // appended piecewise: GCC 12 warns falsely (-Wrestrict) on " " + std::string
+          item += shape_text(t.saved_shape);
+          item += " -> ";
+          item += shape_text(t.live_shape);
           if (t.saved_dtype != t.live_dtype) item += std::string(" (") + dtype_name(t.saved_dtype) + " -> " + dtype_name(t.live_dtype) + ")";
         } else if (change == ParamChange::MovedGroup) {
           item += " (group " + std::to_string(t.saved_group) + " -> " + std::to_string(t.live_group) + ")";

@@ -61,7 +61,7 @@ bool Args::parse(const std::vector<std::string>& argv) {
     if (values_.count(name)) throw UsageError(name + " given twice");
     if (it->second.is_toggle) {
       if (has_inline) throw UsageError(name + " takes no value");
-      values_[name] = "1";
+      values_[name].assign(1, '1');  // not = "1": GCC 12 warns falsely (-Wrestrict) on that
       if (name == "--help") {
         std::fputs(help().c_str(), stdout);
         return false;

@@ -25,12 +25,13 @@ Run with Debian's python3-torch:
 
     /usr/bin/python3 scripts/golden/make_optim_golden.py
 """
-import json
 import os
 import struct
 import sys
 
 import torch
+
+from golden_io import save
 
 STEPS = 120
 ADD_AFTER = 40
@@ -164,22 +165,6 @@ def schedules(out):
     out["sched.plateau_max_abs"] = lr_sequence(
         lambda o: S.ReduceLROnPlateau(o, mode="max", factor=0.3, patience=1, threshold=0.05, threshold_mode="abs",
                                       cooldown=2, min_lr=1e-3), [0.1, 0.02], 30, m)
-
-
-def save(path, tensors):
-    header, offset, blobs = {}, 0, []
-    for name, t in tensors.items():
-        t = t.detach().contiguous()
-        code = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}[t.dtype]
-        data = t.numpy().tobytes()
-        header[name] = {"dtype": code, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
-    print(f"wrote {path} ({os.path.getsize(path)} bytes, {len(tensors)} tensors)")
 
 
 if __name__ == "__main__":

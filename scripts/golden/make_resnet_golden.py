@@ -14,13 +14,13 @@ network is exercised. Run with Debian's python3-torch and python3-torchvision:
 
     /usr/bin/python3 scripts/golden/make_resnet_golden.py
 """
-import json
 import math
 import os
-import struct
 import sys
 
 import torch
+
+from golden_io import save
 import torchvision
 
 MASK64 = (1 << 64) - 1
@@ -75,22 +75,6 @@ def fill_module(module):
     with torch.no_grad():
         for name, t in module.state_dict().items():
             t.copy_(weights_for(name, list(t.shape)))
-
-
-def save(path, tensors):
-    header, offset, blobs = {}, 0, []
-    for name, t in tensors.items():
-        t = t.detach().contiguous()
-        code = {torch.float32: "F32", torch.int64: "I64"}[t.dtype]
-        data = t.numpy().tobytes()
-        header[name] = {"dtype": code, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
-    print(f"wrote {path} ({os.path.getsize(path)} bytes, {len(tensors)} tensors)")
 
 
 def resnet_golden(out_dir):
