@@ -69,7 +69,7 @@ PY
 
 # ---- resume: same options continue (auto = full resume), strict too ----
 run resume_auto 0 "$flowers" train $small --epochs 3 --out "$work/run1" --mode finetune --seed 3 \
-    --data "$data" --resume "$work/run1/last.sepal" && expect resume_auto "full resume"
+    --data "$data" --resume "$work/run1/last.sepal" && expect resume_auto "policy auto\): full resume"
 expect resume_auto "^ +3 "
 run resume_strict 0 "$flowers" train $small --epochs 4 --out "$work/run1" --mode finetune --seed 3 \
     --data "$data" --resume "$work/run1/last.sepal" --resume-policy strict
@@ -91,13 +91,13 @@ run fx 0 "$flowers" train $small --epochs 1 --out "$work/fx" --data "$data" --mo
 ft="$small --epochs 2 --data $data --mode finetune --head-lr 1e-3 --backbone-lr 1e-5 --resume $work/fx/last.sepal"
 run ft_strict 3 "$flowers" train $ft --out "$work/ft_strict" --resume-policy strict && expect ft_strict "refuse"
 run ft_dry 0 "$flowers" train $ft --out "$work/ft_dry" --resume-policy merge --dry-run
-expect ft_dry "merge"
+expect ft_dry "policy merge\): merge"
 expect ft_dry "(now trainable|newly trainable)"
 [ ! -e "$work/ft_dry/last.sepal" ] || fail "ft_dry: a dry run wrote a checkpoint"
 run ft_merge 0 "$flowers" train $ft --out "$work/ft_merge" --resume-policy merge
 expect ft_merge "^ +2 "
-run ft_weights 0 "$flowers" train $ft --out "$work/ft_weights" --resume-policy weights-only && expect ft_weights "weights"
-run ft_auto 0 "$flowers" train $ft --out "$work/ft_auto" && expect ft_auto "merge"
+run ft_weights 0 "$flowers" train $ft --out "$work/ft_weights" --resume-policy weights-only && expect ft_weights "policy weights-only\): weights only"
+run ft_auto 0 "$flowers" train $ft --out "$work/ft_auto" && expect ft_auto "policy auto\): merge"
 run inspect_ft 0 "$flowers" inspect "$work/ft_merge/last.sepal"
 expect inspect_ft "group 1"
 
