@@ -22,6 +22,8 @@
 #include "layers/module.h"
 #include "layers/resnet.h"
 #include "optim/optim.h"
+#include "tensor/cuda_info.h"
+#include "tensor/cuda_settings.h"
 #include "tensor/device.h"
 #include "tensor/generator.h"
 #include "tensor/raw.h"

@@ -39,6 +39,10 @@ void cuda_empty_cache(int device) {
   throw DeviceError("cuda_empty_cache: device cuda:" + std::to_string(device) +
                     " requested but sepal was built without CUDA support");
 }
+void cuda_set_cache_limit(int device, size_t) {
+  throw DeviceError("cuda_set_cache_limit: device cuda:" + std::to_string(device) +
+                    " requested but sepal was built without CUDA support");
+}
 #endif
 
 Device Device::best() { return cuda_available() ? Device::cuda(0) : Device::cpu(); }

@@ -2,7 +2,8 @@
 // so C = A @ B is computed as C^T = B^T A^T: a row-major matrix is its transpose in column-major
 // order, and a transposed view (stride(-2) == 1) is the matrix itself in column-major order.
 // One cublasXgemmStridedBatched call covers every batch, batch strides may be 0 (a broadcast
-// operand). The math mode stays CUBLAS_DEFAULT_MATH (no TF32), so float32 matches the CPU.
+// operand). The handle is the calling thread's (handles.h): math mode CUBLAS_DEFAULT_MATH (no
+// TF32, so float32 matches the CPU) unless sepal::cuda::set_allow_tf32(true).
 #include <cublas_v2.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include "tensor/cuda/check.h"
 #include "tensor/cuda/cuda_backend.h"
 #include "tensor/cuda/device_guard.h"
+#include "tensor/cuda/handles.h"
 
 namespace sepal::cuda {
 
@@ -47,17 +49,6 @@ int to_int(int64_t v, const char* what) {
 
 }  // namespace
 
-cublasContext* CudaBackend::cublas() {
-  std::call_once(cublas_once_, [this] {
-    DeviceGuard guard(index_);
-    cublasHandle_t handle = nullptr;
-    SEPAL_CUBLAS_CHECK(cublasCreate(&handle));
-    SEPAL_CUBLAS_CHECK(cublasSetMathMode(handle, CUBLAS_DEFAULT_MATH));
-    cublas_ = handle;
-  });
-  return cublas_;
-}
-
 void CudaBackend::matmul(const Tensor& a, const Tensor& bm, const Tensor& out) {
   DeviceGuard guard(index_);
   if (a.dim() != 3 || bm.dim() != 3 || out.dim() != 3 || !out.is_contiguous())
@@ -70,7 +61,7 @@ void CudaBackend::matmul(const Tensor& a, const Tensor& bm, const Tensor& out) {
   const int lda = to_int(ga.ld, "leading dimension"), ldb = to_int(gb.ld, "leading dimension");
   const int count = to_int(batch, "batch");
   const long long stride_a = a.stride(0), stride_b = bm.stride(0), stride_c = m * n;
-  cublasHandle_t handle = cublas();
+  cublasHandle_t handle = cublas_handle(index_);
   dispatch_floating(a.dtype(), "matmul", [&]<typename T>() {
     const T alpha = 1, beta = 0;
     const T* pa = a.data_ptr<T>();

@@ -2,29 +2,37 @@
 // CUDNN_CROSS_CORRELATION as PyTorch's conv2d).
 //
 // This uses cuDNN's legacy convolution API (cudnnConvolutionForward / BackwardData /
-// BackwardFilter) rather than the graph API: it is still shipped and supported in cuDNN 9, it
-// takes far less code for three fixed operations, and caching one algorithm per shape is
-// straightforward. Per distinct convolution (device, dtype, shapes and arguments) the
-// descriptors are built once and each pass picks its algorithm once, from the
-// cudnnGet*Algorithm_v7 heuristics: the first ranked algorithm that succeeds, keeps full float32
-// precision and whose workspace fits. Workspaces come from the backend's caching allocator.
+// BackwardFilter) rather than the graph API: it is still shipped and supported in cuDNN 9 and
+// takes far less code for three fixed operations. Per distinct convolution (device, dtype,
+// shapes, arguments, and the TF32 and benchmark switches of tensor/cuda_settings.h) the tensor
+// descriptors are built once, and each pass ranks its algorithms once: by cuDNN's heuristics
+// (cudnnGet*Algorithm_v7), or with set_cudnn_benchmark(true) by timing them
+// (cudnnFind*AlgorithmEx). Each call then runs the first ranked algorithm that works, falling back
+// to the next on "not supported", a bad parameter or a workspace that cannot be allocated; the
+// rules live in conv_algos.h (tested on the CPU). Workspaces come from the backend's caching
+// allocator. Handles are per thread (handles.h).
 //
-// Precision: float32 runs with CUDNN_FMA_MATH. CUDNN_DEFAULT_MATH would let cuDNN 8/9 use TF32
-// tensor cores for float32 on sm_80 and newer (10-bit mantissa), so float32 results would not
-// match the CPU; PyTorch sets CUDNN_FMA_MATH likewise when TF32 is disallowed.
+// Precision: float32 without TF32 (the default) sets CUDNN_FMA_MATH on every descriptor and skips
+// tensor-op algorithms, so float32 results match the CPU (PyTorch does the same when TF32 is
+// disallowed); with set_allow_tf32(true) cuDNN's own math type per algorithm is used.
 #include <cuda_runtime_api.h>
 
-#include <array>
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <climits>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "tensor/cuda/check.h"
+#include "tensor/cuda/conv_algos.h"
 #include "tensor/cuda/cuda_backend.h"
 #include "tensor/cuda/device_guard.h"
+#include "tensor/cuda/handles.h"
+#include "tensor/cuda_settings.h"
 
 namespace sepal::cuda {
 
@@ -50,8 +58,8 @@ using FilterDesc = Descriptor<cudnnFilterDescriptor_t, cudnnCreateFilterDescript
 using ConvDesc =
     Descriptor<cudnnConvolutionDescriptor_t, cudnnCreateConvolutionDescriptor, cudnnDestroyConvolutionDescriptor>;
 
-// Largest workspace an algorithm may ask for (also bounded by the device's free memory).
-constexpr size_t kMaxWorkspace = size_t(1) << 30;
+// The largest workspace handed to cudnnFind*AlgorithmEx (halved until it can be allocated).
+constexpr size_t kMaxFindWorkspace = size_t(2) << 30;
 
 int to_int(int64_t v) {
   if (v < 0 || v > INT_MAX) throw Error("conv2d: size " + std::to_string(v) + " exceeds the int range cuDNN accepts");
@@ -69,39 +77,41 @@ const char* pass_name(Pass p) {
   return p == Forward ? "conv2d" : p == BackwardData ? "conv2d_backward_input" : "conv2d_backward_weight";
 }
 
-// One pass: its own convolution descriptor (its math type is the chosen algorithm's), the
-// algorithm and its workspace size.
-struct PassPlan {
-  ConvDesc conv;
-  int algo = 0;
-  size_t workspace = 0;
+// The device buffers of one call: x image-shaped [N, C, H, W], w the filter, y output-shaped
+// [N, K, P, Q]. The pass writes one of them (y, x or w); cudnnFind*AlgorithmEx writes it too.
+struct Buffers {
+  void* x;
+  void* w;
+  void* y;
 };
 
-// The shape of the chosen heuristic result, the same for the three perf structs.
-struct Choice {
-  int algo;
-  cudnnMathType_t math;
-};
-
-// The first of `count` heuristic results that succeeded, stays in FMA math for float32 (the
-// descriptor asked for it; PyTorch asserts the same), and whose workspace fits the limit.
+// cuDNN's perf rows (the three perf structs share these fields) as conv_algos.h rows.
 template <typename Perf>
-bool first_fitting(const Perf* perf, int count, bool fp32, size_t limit, Choice* out) {
-  for (int i = 0; i < count; ++i) {
-    const Perf& p = perf[i];
-    if (p.status != CUDNN_STATUS_SUCCESS || p.memory > limit) continue;
-    if (fp32 && p.mathType != CUDNN_FMA_MATH) continue;
-    *out = {static_cast<int>(p.algo), p.mathType};
-    return true;
-  }
-  return false;
+std::vector<AlgoResult> to_results(const Perf* perf, int count) {
+  std::vector<AlgoResult> rows;
+  for (int i = 0; i < count; ++i)
+    rows.push_back({static_cast<int>(perf[i].algo), perf[i].status == CUDNN_STATUS_SUCCESS,
+                    static_cast<ConvMath>(perf[i].mathType), perf[i].memory});
+  return rows;
 }
 
-// Descriptors and per-pass algorithms of one convolution on one device.
+// One pass's ranked algorithms, each with its own convolution descriptor (its math type set once,
+// so threads sharing the plan never change a descriptor another is using), and the index of the
+// algorithm that ran last.
+struct PassPlan {
+  std::vector<AlgoCandidate> ranked;
+  std::vector<std::unique_ptr<ConvDesc>> descs;
+  std::atomic<size_t> first{0};
+};
+
+// Descriptors and per-pass algorithm lists of one convolution on one device.
 class ConvPlan {
  public:
-  ConvPlan(const Tensor& image, const Tensor& weight, const Tensor& out, const Conv2dArgs& a)
-      : dtype_(cudnn_type(image.dtype())), args_(a) {
+  ConvPlan(const Tensor& image, const Tensor& weight, const Tensor& out, const Conv2dArgs& a, AlgoPolicy policy,
+           bool benchmark)
+      : dtype_(cudnn_type(image.dtype())), args_(a), policy_(policy), benchmark_(benchmark),
+        shapes_("input " + shape_str(image.shape()) + ", weight " + shape_str(weight.shape()) + ", output " +
+                shape_str(out.shape())) {
     SEPAL_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x_.get(), CUDNN_TENSOR_NCHW, dtype_, to_int(image.size(0)),
                                                  to_int(image.size(1)), to_int(image.size(2)), to_int(image.size(3))));
     SEPAL_CUDNN_CHECK(cudnnSetTensor4dDescriptor(y_.get(), CUDNN_TENSOR_NCHW, dtype_, to_int(out.size(0)),
@@ -111,76 +121,131 @@ class ConvPlan {
                                                  to_int(weight.size(3))));
   }
 
-  // The pass's plan, its algorithm chosen on first use.
-  const PassPlan& get(Pass pass, cudnnHandle_t handle) {
-    std::call_once(once_[pass], [&] { choose(pass, handle); });
+  // The pass's plan, its algorithms ranked on first use (timed on `buf` in benchmark mode).
+  PassPlan& get(Pass pass, cudnnHandle_t handle, CudaBackend& backend, const Buffers& buf) {
+    std::call_once(once_[pass], [&] { rank(pass, handle, backend, buf); });
     return passes_[pass];
   }
 
   cudnnTensorDescriptor_t x() const { return x_.get(); }
   cudnnTensorDescriptor_t y() const { return y_.get(); }
   cudnnFilterDescriptor_t w() const { return w_.get(); }
+  const std::string& shapes() const { return shapes_; }
 
  private:
-  void choose(Pass pass, cudnnHandle_t handle) {
-    PassPlan& p = passes_[pass];
-    const bool fp32 = dtype_ == CUDNN_DATA_FLOAT;
+  void describe(const ConvDesc& conv, ConvMath math) const {
     SEPAL_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(
-        p.conv.get(), to_int(args_.padding[0]), to_int(args_.padding[1]), to_int(args_.stride[0]),
+        conv.get(), to_int(args_.padding[0]), to_int(args_.padding[1]), to_int(args_.stride[0]),
         to_int(args_.stride[1]), to_int(args_.dilation[0]), to_int(args_.dilation[1]), CUDNN_CROSS_CORRELATION, dtype_));
-    SEPAL_CUDNN_CHECK(cudnnSetConvolutionGroupCount(p.conv.get(), to_int(args_.groups)));
-    SEPAL_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv.get(), fp32 ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH));
+    SEPAL_CUDNN_CHECK(cudnnSetConvolutionGroupCount(conv.get(), to_int(args_.groups)));
+    SEPAL_CUDNN_CHECK(cudnnSetConvolutionMathType(conv.get(), static_cast<cudnnMathType_t>(math)));
+  }
 
-    size_t free_bytes = 0, total_bytes = 0;
-    SEPAL_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-    const size_t limit = std::min(kMaxWorkspace, free_bytes);
-    Choice c{};
-    bool found = false;
+  // cuDNN's heuristic ranking of every algorithm for the pass.
+  std::vector<AlgoResult> heuristics(Pass pass, cudnnHandle_t h, cudnnConvolutionDescriptor_t conv) const {
     int n = 0;
     if (pass == Forward) {
       std::array<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT> perf{};
-      SEPAL_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, x(), w(), p.conv.get(), y(),
-                                                               static_cast<int>(perf.size()), &n, perf.data()));
-      found = first_fitting(perf.data(), n, fp32, limit, &c);
-    } else if (pass == BackwardData) {
-      std::array<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT> perf{};
-      SEPAL_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(handle, w(), y(), p.conv.get(), x(),
-                                                                    static_cast<int>(perf.size()), &n, perf.data()));
-      found = first_fitting(perf.data(), n, fp32, limit, &c);
-    } else {
-      std::array<cudnnConvolutionBwdFilterAlgoPerf_t, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT> perf{};
-      SEPAL_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(handle, x(), y(), p.conv.get(), w(),
-                                                                      static_cast<int>(perf.size()), &n, perf.data()));
-      found = first_fitting(perf.data(), n, fp32, limit, &c);
+      SEPAL_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, x(), w(), conv, y(), static_cast<int>(perf.size()),
+                                                               &n, perf.data()));
+      return to_results(perf.data(), n);
     }
-    if (!found)
-      throw CudaError(std::string(pass_name(pass)) + ": cuDNN offers no algorithm for this convolution within " +
-                      std::to_string(limit >> 20) + " MiB of workspace" + (fp32 ? " without TF32" : ""));
-    SEPAL_CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv.get(), c.math));
-    p.algo = c.algo;
-    // the workspace the chosen algorithm needs, as cuDNN reports it for this exact configuration
+    if (pass == BackwardData) {
+      std::array<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT> perf{};
+      SEPAL_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, w(), y(), conv, x(),
+                                                                    static_cast<int>(perf.size()), &n, perf.data()));
+      return to_results(perf.data(), n);
+    }
+    std::array<cudnnConvolutionBwdFilterAlgoPerf_t, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT> perf{};
+    SEPAL_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, x(), y(), conv, w(),
+                                                                    static_cast<int>(perf.size()), &n, perf.data()));
+    return to_results(perf.data(), n);
+  }
+
+  // Every algorithm timed on the call's own buffers, fastest first (cudnnFind*AlgorithmEx writes
+  // the pass's output, which the call then overwrites). The workspace is as large as the
+  // heuristics ask for, within kMaxFindWorkspace and what the device can still give.
+  std::vector<AlgoResult> timings(Pass pass, cudnnHandle_t h, cudnnConvolutionDescriptor_t conv, CudaBackend& backend,
+                                  const Buffers& b, size_t wanted) const {
+    size_t bytes = std::min(wanted, kMaxFindWorkspace);
+    void* ws = nullptr;
+    while (bytes > 0 && !(ws = backend.try_allocate(bytes))) bytes = bytes > (size_t(1) << 20) ? bytes / 2 : 0;
+    struct Release {
+      CudaBackend& backend;
+      void* ptr;
+      size_t bytes;
+      ~Release() { if (ptr) backend.deallocate(ptr, bytes); }
+    } release{backend, ws, bytes};
+    int n = 0;
+    if (pass == Forward) {
+      std::array<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT> perf{};
+      SEPAL_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, x(), b.x, w(), b.w, conv, y(), b.y,
+                                                               static_cast<int>(perf.size()), &n, perf.data(), ws, bytes));
+      return to_results(perf.data(), n);
+    }
+    if (pass == BackwardData) {
+      std::array<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT> perf{};
+      SEPAL_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, w(), b.w, y(), b.y, conv, x(), b.x,
+                                                                    static_cast<int>(perf.size()), &n, perf.data(), ws,
+                                                                    bytes));
+      return to_results(perf.data(), n);
+    }
+    std::array<cudnnConvolutionBwdFilterAlgoPerf_t, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT> perf{};
+    SEPAL_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, x(), b.x, y(), b.y, conv, w(), b.w,
+                                                                    static_cast<int>(perf.size()), &n, perf.data(), ws,
+                                                                    bytes));
+    return to_results(perf.data(), n);
+  }
+
+  // The workspace cuDNN reports for exactly this descriptor and algorithm; false if it refuses.
+  bool workspace_size(Pass pass, cudnnHandle_t h, cudnnConvolutionDescriptor_t conv, int algo, size_t* bytes) const {
+    cudnnStatus_t st;
     if (pass == Forward)
-      SEPAL_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(handle, x(), w(), p.conv.get(), y(),
-                                                                static_cast<cudnnConvolutionFwdAlgo_t>(c.algo),
-                                                                &p.workspace));
+      st = cudnnGetConvolutionForwardWorkspaceSize(h, x(), w(), conv, y(), static_cast<cudnnConvolutionFwdAlgo_t>(algo),
+                                                   bytes);
     else if (pass == BackwardData)
-      SEPAL_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(
-          handle, w(), y(), p.conv.get(), x(), static_cast<cudnnConvolutionBwdDataAlgo_t>(c.algo), &p.workspace));
+      st = cudnnGetConvolutionBackwardDataWorkspaceSize(h, w(), y(), conv, x(),
+                                                        static_cast<cudnnConvolutionBwdDataAlgo_t>(algo), bytes);
     else
-      SEPAL_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(
-          handle, x(), y(), p.conv.get(), w(), static_cast<cudnnConvolutionBwdFilterAlgo_t>(c.algo), &p.workspace));
+      st = cudnnGetConvolutionBackwardFilterWorkspaceSize(h, x(), y(), conv, w(),
+                                                          static_cast<cudnnConvolutionBwdFilterAlgo_t>(algo), bytes);
+    return st == CUDNN_STATUS_SUCCESS;
+  }
+
+  void rank(Pass pass, cudnnHandle_t h, CudaBackend& backend, const Buffers& buf) {
+    PassPlan& p = passes_[pass];
+    const bool exact = !policy_.float32 || !policy_.allow_tf32;
+    ConvDesc query;  // the math type the policy starts from: FMA for exact float32
+    describe(query, exact && policy_.float32 ? ConvMath::Fma : ConvMath::Default);
+    std::vector<AlgoResult> results = heuristics(pass, h, query.get());
+    if (benchmark_) {
+      size_t wanted = 0;
+      for (const AlgoResult& r : results)
+        if (r.ok) wanted = std::max(wanted, r.workspace);
+      results = timings(pass, h, query.get(), backend, buf, wanted);
+    }
+    for (AlgoCandidate c : rank_algorithms(results, policy_)) {
+      auto desc = std::make_unique<ConvDesc>();
+      describe(*desc, c.math);
+      if (!workspace_size(pass, h, desc->get(), c.algo, &c.workspace)) continue;
+      p.ranked.push_back(c);
+      p.descs.push_back(std::move(desc));
+    }
   }
 
   cudnnDataType_t dtype_;
   Conv2dArgs args_;
+  AlgoPolicy policy_;
+  bool benchmark_;
+  std::string shapes_;
   TensorDesc x_, y_;  // the image-shaped [N, C, H, W] and output-shaped [N, K, P, Q] tensors
   FilterDesc w_;
   std::once_flag once_[3];
   PassPlan passes_[3];
 };
 
-// Cache key: device, dtype, every size and argument.
-using PlanKey = std::array<int64_t, 16>;
+// Cache key: device, dtype, every size and argument, and the two switches.
+using PlanKey = std::array<int64_t, 18>;
 struct PlanKeyHash {
   size_t operator()(const PlanKey& k) const {
     size_t h = 0;
@@ -193,33 +258,16 @@ ConvPlan& plan_for(int device, const Tensor& image, const Tensor& weight, const 
   static std::mutex mutex;
   static auto* plans = new std::unordered_map<PlanKey, std::unique_ptr<ConvPlan>, PlanKeyHash>();  // never freed,
   // like the backends: descriptors must not be destroyed after cuDNN has unloaded at exit
+  const AlgoPolicy policy{image.dtype() == DType::Float32, allow_tf32()};
+  const bool benchmark = cudnn_benchmark();
   const PlanKey key{device, static_cast<int64_t>(image.dtype()), image.size(0), image.size(1), image.size(2),
                     image.size(3), weight.size(0), weight.size(2), weight.size(3), a.stride[0], a.stride[1],
-                    a.padding[0], a.padding[1], a.dilation[0], a.dilation[1], a.groups};
+                    a.padding[0], a.padding[1], a.dilation[0], a.dilation[1], a.groups, policy.allow_tf32, benchmark};
   std::lock_guard<std::mutex> lock(mutex);
   std::unique_ptr<ConvPlan>& plan = (*plans)[key];
-  if (!plan) plan = std::make_unique<ConvPlan>(image, weight, out, a);
+  if (!plan) plan = std::make_unique<ConvPlan>(image, weight, out, a, policy, benchmark);
   return *plan;
 }
-
-// A workspace from the backend's caching allocator for the duration of one call. Kernels run in
-// order on the default stream, so the block is reused only by work queued after this call's.
-class Workspace {
- public:
-  Workspace(CudaBackend& backend, size_t bytes)
-      : backend_(backend), bytes_(bytes), ptr_(bytes ? backend.allocate(bytes) : nullptr) {}
-  ~Workspace() {
-    if (ptr_) backend_.deallocate(ptr_, bytes_);
-  }
-  Workspace(const Workspace&) = delete;
-  Workspace& operator=(const Workspace&) = delete;
-  void* get() const { return ptr_; }
-
- private:
-  CudaBackend& backend_;
-  size_t bytes_;
-  void* ptr_;
-};
 
 // alpha = 1, beta = 0 (overwrite), in the precision cuDNN expects for the data type.
 struct Scaling {
@@ -229,55 +277,75 @@ struct Scaling {
   const void* zero(DType t) const { return t == DType::Float64 ? static_cast<const void*>(&d0) : &f0; }
 };
 
-}  // namespace
-
-cudnnContext* CudaBackend::cudnn() {
-  std::call_once(cudnn_once_, [this] {
-    DeviceGuard guard(index_);
-    cudnnHandle_t handle = nullptr;
-    SEPAL_CUDNN_CHECK(cudnnCreate(&handle));  // runs on the legacy default stream, like every kernel here
-    cudnn_ = handle;
+// Runs `pass` with the first ranked algorithm that works. launch(algo, conv, workspace, bytes)
+// enqueues the cuDNN call and returns its status. A workspace is returned to the cache right after
+// the launch: the kernels run in order on compute_stream(), so only later work reuses it.
+template <typename Launch>
+void run_pass(CudaBackend& backend, int device, Pass pass, const Tensor& image, const Tensor& weight,
+              const Tensor& out, const Conv2dArgs& args, const Buffers& buf, Launch launch) {
+  ConvPlan& plan = plan_for(device, image, weight, out, args);
+  cudnnHandle_t handle = cudnn_handle(device);
+  PassPlan& p = plan.get(pass, handle, backend, buf);
+  const size_t ran = run_first_working(p.ranked, p.first.load(), pass_name(pass), plan.shapes(),
+                                       [&](const AlgoCandidate& c) {
+    const size_t i = static_cast<size_t>(&c - p.ranked.data());
+    void* ws = nullptr;
+    if (c.workspace > 0 && !(ws = backend.try_allocate(c.workspace))) return Attempt::NoWorkspace;
+    const cudnnStatus_t st = launch(handle, plan, c.algo, p.descs[i]->get(), ws, c.workspace);
+    if (ws) backend.deallocate(ws, c.workspace);
+    if (st == CUDNN_STATUS_SUCCESS) return Attempt::Ran;
+    if (cudnn_status_tries_next(static_cast<int>(st))) return Attempt::Unsupported;
+    throw_cuda_error("cuDNN", pass_name(pass), __FILE__, __LINE__,
+                     std::string(cudnnGetErrorString(st)) + " (algorithm " + std::to_string(c.algo) + ", " +
+                         plan.shapes() + ")");
   });
-  return cudnn_;
+  p.first.store(ran);
 }
+
+}  // namespace
 
 void CudaBackend::conv2d_forward(const Tensor& input, const Tensor& weight, const Tensor& out, const Conv2dArgs& args) {
   DeviceGuard guard(index_);
-  ConvPlan& plan = plan_for(index_, input, weight, out, args);
-  const PassPlan& p = plan.get(Forward, cudnn());
-  Workspace ws(*this, p.workspace);
   const Scaling s;
-  SEPAL_CUDNN_CHECK(cudnnConvolutionForward(cudnn(), s.one(input.dtype()), plan.x(), input.raw_data(), plan.w(),
-                                            weight.raw_data(), p.conv.get(),
-                                            static_cast<cudnnConvolutionFwdAlgo_t>(p.algo), ws.get(), p.workspace,
-                                            s.zero(input.dtype()), plan.y(), out.raw_data()));
+  const DType t = input.dtype();
+  const Buffers buf{input.raw_data(), weight.raw_data(), out.raw_data()};
+  run_pass(*this, index_, Forward, input, weight, out, args, buf,
+           [&](cudnnHandle_t h, const ConvPlan& plan, int algo, cudnnConvolutionDescriptor_t conv, void* ws,
+               size_t bytes) {
+             return cudnnConvolutionForward(h, s.one(t), plan.x(), buf.x, plan.w(), buf.w, conv,
+                                            static_cast<cudnnConvolutionFwdAlgo_t>(algo), ws, bytes, s.zero(t),
+                                            plan.y(), buf.y);
+           });
 }
 
 void CudaBackend::conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Tensor& grad_input,
                                         const Conv2dArgs& args) {
   DeviceGuard guard(index_);
-  ConvPlan& plan = plan_for(index_, grad_input, weight, grad_out, args);
-  const PassPlan& p = plan.get(BackwardData, cudnn());
-  Workspace ws(*this, p.workspace);
   const Scaling s;
-  SEPAL_CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn(), s.one(grad_out.dtype()), plan.w(), weight.raw_data(),
-                                                 plan.y(), grad_out.raw_data(), p.conv.get(),
-                                                 static_cast<cudnnConvolutionBwdDataAlgo_t>(p.algo), ws.get(),
-                                                 p.workspace, s.zero(grad_out.dtype()), plan.x(), grad_input.raw_data()));
+  const DType t = grad_out.dtype();
+  const Buffers buf{grad_input.raw_data(), weight.raw_data(), grad_out.raw_data()};
+  run_pass(*this, index_, BackwardData, grad_input, weight, grad_out, args, buf,
+           [&](cudnnHandle_t h, const ConvPlan& plan, int algo, cudnnConvolutionDescriptor_t conv, void* ws,
+               size_t bytes) {
+             return cudnnConvolutionBackwardData(h, s.one(t), plan.w(), buf.w, plan.y(), buf.y, conv,
+                                                 static_cast<cudnnConvolutionBwdDataAlgo_t>(algo), ws, bytes,
+                                                 s.zero(t), plan.x(), buf.x);
+           });
 }
 
 void CudaBackend::conv2d_backward_weight(const Tensor& grad_out, const Tensor& input, const Tensor& grad_weight,
                                          const Conv2dArgs& args) {
   DeviceGuard guard(index_);
-  ConvPlan& plan = plan_for(index_, input, grad_weight, grad_out, args);
-  const PassPlan& p = plan.get(BackwardFilter, cudnn());
-  Workspace ws(*this, p.workspace);
   const Scaling s;
-  SEPAL_CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn(), s.one(grad_out.dtype()), plan.x(), input.raw_data(),
-                                                   plan.y(), grad_out.raw_data(), p.conv.get(),
-                                                   static_cast<cudnnConvolutionBwdFilterAlgo_t>(p.algo), ws.get(),
-                                                   p.workspace, s.zero(grad_out.dtype()), plan.w(),
-                                                   grad_weight.raw_data()));
+  const DType t = grad_out.dtype();
+  const Buffers buf{input.raw_data(), grad_weight.raw_data(), grad_out.raw_data()};
+  run_pass(*this, index_, BackwardFilter, input, grad_weight, grad_out, args, buf,
+           [&](cudnnHandle_t h, const ConvPlan& plan, int algo, cudnnConvolutionDescriptor_t conv, void* ws,
+               size_t bytes) {
+             return cudnnConvolutionBackwardFilter(h, s.one(t), plan.x(), buf.x, plan.y(), buf.y, conv,
+                                                   static_cast<cudnnConvolutionBwdFilterAlgo_t>(algo), ws, bytes,
+                                                   s.zero(t), plan.w(), buf.w);
+           });
 }
 
 #else  // built without cuDNN: the methods exist (the interface requires them) and say why they cannot run
@@ -289,7 +357,6 @@ namespace {
 }
 }  // namespace
 
-cudnnContext* CudaBackend::cudnn() { no_cudnn("cudnn"); }
 void CudaBackend::conv2d_forward(const Tensor&, const Tensor&, const Tensor&, const Conv2dArgs&) {
   no_cudnn("conv2d");
 }

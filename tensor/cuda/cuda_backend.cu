@@ -1,11 +1,13 @@
 // cuda_backend.cu: the CUDA backend's registry (one backend per device, device count), memory
-// (a CachingAllocator over cudaMalloc/cudaFree, synchronous host copies) and creation kernels
+// (a CachingAllocator over cudaMalloc/cudaFree, bounded by SEPAL_CUDA_CACHE_LIMIT_MB; synchronous
+// host copies) and creation kernels
 // (fill, arange, random). The other kernels live in copy.cu, unary.cu, binary.cu, reduce.cu
 // and blas.cu.
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <string>
 #include <vector>
@@ -15,6 +17,7 @@
 #include "tensor/cuda/device_guard.h"
 #include "tensor/cuda/elementwise.cuh"
 #include "tensor/cuda/memory_stats.h"
+#include "tensor/cuda_settings.h"
 #include "tensor/error.h"
 #include "tensor/kernels/philox.h"
 
@@ -63,25 +66,36 @@ std::string mib(size_t bytes) {
 
 }  // namespace
 
-// The cache is unbounded (PyTorch's policy): blocks go back to the driver only when a cudaMalloc
-// fails (the allocator then empties the cache and retries) or on cuda_empty_cache().
+// The cache is unbounded by default (PyTorch's policy): blocks go back to the driver when a
+// cudaMalloc fails (the allocator then empties the cache and retries once), on
+// cuda_empty_cache(), or beyond SEPAL_CUDA_CACHE_LIMIT_MB / cuda_set_cache_limit().
+// SEPAL_CUDA_NO_CACHING=1 bypasses the cache: every tensor is its own cudaMalloc, so
+// compute-sanitizer's memcheck sees each allocation's true bounds (like PyTorch's
+// PYTORCH_NO_CUDA_MEMORY_CACHING); the allocator's statistics then stay at zero.
 CudaBackend::CudaBackend(int index)
-    : index_(index), allocator_(raw_alloc, raw_free, std::numeric_limits<size_t>::max()) {}
+    : index_(index), allocator_(raw_alloc, raw_free, cache_limit_from_env(std::getenv("SEPAL_CUDA_CACHE_LIMIT_MB"))),
+      caching_(!std::getenv("SEPAL_CUDA_NO_CACHING") || std::string(std::getenv("SEPAL_CUDA_NO_CACHING")) == "0") {}
+
+void* CudaBackend::try_allocate(size_t nbytes) {
+  DeviceGuard guard(index_);
+  if (!caching_) return raw_alloc(std::max<size_t>(nbytes, 1));
+  return allocator_.allocate(std::max<size_t>(nbytes, 1));
+}
 
 void* CudaBackend::allocate(size_t nbytes) {
-  DeviceGuard guard(index_);
-  void* ptr = allocator_.allocate(std::max<size_t>(nbytes, 1));
+  void* ptr = try_allocate(nbytes);
   if (!ptr) {
     AllocatorStats s = allocator_.stats();
     throw CudaError(device().str() + ": out of memory allocating " + std::to_string(nbytes) +
-                    " bytes (" + mib(s.bytes_in_use) + " in use by tensors); free tensors or use "
-                    "a smaller batch");
+                    " bytes after emptying the cache (" + mib(s.bytes_in_use) + " in use by tensors, " +
+                    mib(s.bytes_reserved) + " reserved); free tensors or use a smaller batch");
   }
   return ptr;
 }
 
 void CudaBackend::deallocate(void* ptr, size_t) {
   DeviceGuard guard(index_, std::nothrow);
+  if (!caching_) return raw_free(ptr);
   allocator_.deallocate(ptr);
 }
 
@@ -107,6 +121,11 @@ AllocatorStats CudaBackend::allocator_stats() { return allocator_.stats(); }
 void CudaBackend::empty_cache() {
   DeviceGuard guard(index_);
   allocator_.empty_cache();
+}
+
+void CudaBackend::set_max_cached_bytes(size_t bytes) {
+  DeviceGuard guard(index_);
+  allocator_.set_max_cached_bytes(bytes);
 }
 
 void CudaBackend::fill(const Tensor& out, double value) {
@@ -167,5 +186,7 @@ AllocatorStats cuda_allocator_stats(int device) {
 }
 
 void cuda_empty_cache(int device) { cuda::cuda_backend_at(device).empty_cache(); }
+
+void cuda_set_cache_limit(int device, size_t bytes) { cuda::cuda_backend_at(device).set_max_cached_bytes(bytes); }
 
 }  // namespace sepal

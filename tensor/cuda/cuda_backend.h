@@ -2,16 +2,12 @@
 // purpose across tensor/cuda/*.cu: cuda_backend.cu (registry, memory, creation), copy.cu,
 // unary.cu, binary.cu (elementwise), reduce.cu (row reductions), blas.cu (cuBLAS matmul),
 // norm.cu (batch normalisation), pool.cu (pooling), conv.cu (cuDNN convolution).
-// Every method makes its device current (DeviceGuard) and runs on the legacy default stream,
-// so work on one device is ordered and a synchronous cudaMemcpy sees every earlier kernel.
+// Every method makes its device current (DeviceGuard) and runs on the legacy default stream
+// (handles.h: compute_stream()), so work on one device is ordered and a synchronous cudaMemcpy
+// sees every earlier kernel. cuBLAS and cuDNN handles are per thread (handles.h).
 #pragma once
-#include <mutex>
-
 #include "tensor/backend.h"
 #include "tensor/caching_allocator.h"
-
-struct cublasContext;  // cublasHandle_t is cublasContext*
-struct cudnnContext;   // cudnnHandle_t is cudnnContext*
 
 namespace sepal {
 // The entry points tensor/device.cpp calls (defined in cuda_backend.cu).
@@ -31,13 +27,17 @@ class CudaBackend final : public Backend {
   Device device() const { return Device::cuda(index_); }
 
   // ---- memory (cuda_backend.cu) ----
-  void* allocate(size_t nbytes) override;
+  void* allocate(size_t nbytes) override;  // throws CudaError when out of memory
+  // As allocate, but null when the device is out of memory even after emptying the cache (for
+  // workspaces that have a fallback, such as a cuDNN algorithm needing less).
+  void* try_allocate(size_t nbytes);
   void deallocate(void* ptr, size_t nbytes) override;
   void copy_from_host(void* dst, const void* host_src, size_t nbytes) override;
   void copy_to_host(void* host_dst, const void* src, size_t nbytes) override;
   void synchronize() override;
   AllocatorStats allocator_stats();
   void empty_cache();
+  void set_max_cached_bytes(size_t bytes);
 
   // ---- creation (cuda_backend.cu) ----
   void fill(const Tensor& out, double value) override;
@@ -88,15 +88,9 @@ class CudaBackend final : public Backend {
   void adam_step(const std::vector<AdamTensorSet>& sets, const AdamStepArgs& args) override;
 
  private:
-  cublasContext* cublas();  // this device's handle, created on first use (blas.cu)
-  cudnnContext* cudnn();    // this device's cuDNN handle, created on first use (conv.cu)
-
   int index_;
   CachingAllocator allocator_;
-  std::once_flag cublas_once_;
-  cublasContext* cublas_ = nullptr;
-  std::once_flag cudnn_once_;
-  cudnnContext* cudnn_ = nullptr;
+  bool caching_;  // false with SEPAL_CUDA_NO_CACHING=1: straight cudaMalloc/cudaFree
 };
 
 // The backend of device `index` (created on first use, never destroyed, so tensors released

@@ -1,7 +1,10 @@
 // allocator_test.cpp: the CUDA caching allocator. After a warm-up, a loop that creates and
 // frees tensors of the same sizes (directly or as op intermediates) makes no new cudaMalloc
-// calls; freed bytes move to the cache; emptying the cache forces fresh allocations.
+// calls; freed bytes move to the cache; emptying the cache or a cache limit of 0 returns segments
+// to the driver; out of memory empties the cache and retries once before throwing.
 #include <gtest/gtest.h>
+
+#include <cstdint>
 
 #include "cuda/cuda_test_util.h"
 #include "tensor/cuda/memory_stats.h"
@@ -30,29 +33,46 @@ TEST(CudaAllocator, SteadyStateMakesNoNewDeviceAllocations) {
   EXPECT_GT(after.bytes_cached, size_t(0));
 }
 
+// 40 MiB + 4 KiB: a large request with a segment of its own, which no leftover of another test
+// (all smaller) can serve, so the counts below hold whatever else is alive on the device.
+constexpr size_t kLarge = (size_t(40) << 20) + 4096;
+
 TEST(CudaAllocator, FreedBlocksAreCachedAndReused) {
   if (!sepal::cuda_available()) GTEST_SKIP() << "no CUDA device";
-  const size_t nbytes = size_t(3) << 20;
   const AllocatorStats before = cuda_allocator_stats(0);
   {
-    Tensor t = empty({int64_t(nbytes / 4)}, TensorOptions().device(gpu()));
+    Tensor t = empty({int64_t(kLarge / 4)}, TensorOptions().device(gpu()));
     const AllocatorStats during = cuda_allocator_stats(0);
-    EXPECT_GE(during.bytes_in_use, before.bytes_in_use + nbytes);
+    EXPECT_GE(during.bytes_in_use, before.bytes_in_use + kLarge);
+    EXPECT_GE(during.peak_bytes_in_use, during.bytes_in_use);
+    EXPECT_EQ(during.bytes_reserved, during.bytes_in_use + during.bytes_cached);
   }
   const AllocatorStats freed = cuda_allocator_stats(0);
   EXPECT_EQ(freed.bytes_in_use, before.bytes_in_use);
-  EXPECT_GE(freed.bytes_cached, nbytes);
+  EXPECT_GE(freed.bytes_cached, kLarge);
   {
-    Tensor again = empty({int64_t(nbytes / 4)}, TensorOptions().device(gpu()));
+    Tensor again = empty({int64_t(kLarge / 4)}, TensorOptions().device(gpu()));
     EXPECT_EQ(cuda_allocator_stats(0).device_allocations, freed.device_allocations);  // from the cache
   }
   cuda_empty_cache(0);
   const AllocatorStats emptied = cuda_allocator_stats(0);
-  EXPECT_EQ(emptied.bytes_cached, size_t(0));
+  EXPECT_LE(emptied.bytes_reserved + kLarge, freed.bytes_reserved);  // the segment went back
+  EXPECT_GT(emptied.device_frees, freed.device_frees);
   {
-    Tensor fresh = empty({int64_t(nbytes / 4)}, TensorOptions().device(gpu()));
+    Tensor fresh = empty({int64_t(kLarge / 4)}, TensorOptions().device(gpu()));
     EXPECT_EQ(cuda_allocator_stats(0).device_allocations, emptied.device_allocations + 1);  // a real cudaMalloc
   }
+}
+
+TEST(CudaAllocator, TheCacheLimitReturnsFreedSegmentsToTheDriver) {
+  if (!sepal::cuda_available()) GTEST_SKIP() << "no CUDA device";
+  cuda_set_cache_limit(0, 0);
+  const AllocatorStats before = cuda_allocator_stats(0);
+  { Tensor t = full({int64_t(kLarge / 4)}, 1.0, TensorOptions().device(gpu())); }
+  const AllocatorStats after = cuda_allocator_stats(0);
+  cuda_set_cache_limit(0, SIZE_MAX);
+  EXPECT_EQ(after.device_frees, before.device_frees + 1);
+  EXPECT_EQ(after.bytes_reserved, before.bytes_reserved);
 }
 
 TEST(CudaAllocator, OutOfMemoryThrowsCudaErrorWithTheSize) {
@@ -67,6 +87,8 @@ TEST(CudaAllocator, OutOfMemoryThrowsCudaErrorWithTheSize) {
     EXPECT_NE(msg.find(std::to_string(absurd * 4)), std::string::npos) << msg;
     EXPECT_NE(msg.find("cuda:0"), std::string::npos) << msg;
   }
+  // the cache was emptied and the cudaMalloc retried once before giving up
+  EXPECT_GE(cuda_allocator_stats(0).oom_retries, size_t(1));
   // the failure left the device usable
   EXPECT_EQ(full({3}, 2.0, TensorOptions().device(gpu())).sum().item<double>(), 6.0);
 }

@@ -64,6 +64,15 @@ TEST_P(CudaConv, Float64MatchesCpu) {
   check_conv(GetParam(), DType::Float64);
 }
 
+// Autotuned (cudnnFind*AlgorithmEx on the call's own buffers, whose outputs it overwrites): the
+// fastest algorithm, still FMA math, still the CPU's results.
+TEST_P(CudaConv, Float32AutotunedMatchesCpu) {
+  if (!sepal::cuda_available()) GTEST_SKIP() << "no CUDA device";
+  cuda::set_cudnn_benchmark(true);
+  check_conv(GetParam(), DType::Float32);
+  cuda::set_cudnn_benchmark(false);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     ResNetShapes, CudaConv,
     ::testing::Values(ConvShape{"stem_7x7_stride2_pad3", {2, 3, 64, 64}, {64, 3, 7, 7}, {{2, 2}, {3, 3}}},
