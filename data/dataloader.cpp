@@ -311,6 +311,7 @@ Batch DataLoader::finish(HostBatch&& hb) {
     out.labels = empty({n}, TensorOptions(DType::Int64).device(options_.device));
     hb.staging->copy_to_device_async(out.images.raw_data(), 0, out.images.numel() * sizeof(float));
     hb.staging->copy_to_device_async(out.labels.raw_data(), hb.label_offset, n * sizeof(int64_t));
+    hb.staging->order_before_compute();  // kernels that read the batch run after its copies
     staging_->release(std::move(hb.staging));  // the next user waits for these copies
   } else {
     out.images = n == hb.images.size(0) ? hb.images : hb.images.narrow(0, 0, n);

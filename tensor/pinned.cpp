@@ -18,7 +18,8 @@ void* pinned_alloc(size_t nbytes);  // tensor/cuda/pinned.cpp
 void pinned_free(void* ptr);
 void* event_create(int device);
 void event_destroy(void* event);
-void copy_async(int device, void* dst, const void* src, size_t n, void* event);
+void copy_async(int device, void* dst, const void* src, size_t n, void* before, void* after);
+void compute_waits_for(int device, void* event);
 void event_wait(void* event);
 }  // namespace cuda
 #endif
@@ -31,7 +32,9 @@ PinnedHostBuffer::PinnedHostBuffer(size_t nbytes, Device device) : nbytes_(nbyte
     data_ = cuda::pinned_alloc(n);
     try {
       event_ = cuda::event_create(device.index);
+      compute_event_ = cuda::event_create(device.index);
     } catch (...) {
+      cuda::event_destroy(event_);
       cuda::pinned_free(data_);
       throw;
     }
@@ -49,6 +52,7 @@ PinnedHostBuffer::~PinnedHostBuffer() {
     } catch (...) {
     }
     cuda::event_destroy(event_);
+    cuda::event_destroy(compute_event_);
     cuda::pinned_free(data_);
     return;
   }
@@ -65,11 +69,17 @@ void PinnedHostBuffer::copy_to_device_async(void* dst, size_t offset, size_t n) 
   const char* src = static_cast<const char*>(data_) + offset;
 #ifdef SEPAL_WITH_CUDA
   if (device_.is_cuda()) {
-    cuda::copy_async(device_.index, dst, src, n, event_);
+    cuda::copy_async(device_.index, dst, src, n, compute_event_, event_);
     return;
   }
 #endif
   std::memcpy(dst, src, n);
+}
+
+void PinnedHostBuffer::order_before_compute() {
+#ifdef SEPAL_WITH_CUDA
+  if (device_.is_cuda()) cuda::compute_waits_for(device_.index, event_);
+#endif
 }
 
 void PinnedHostBuffer::wait() {

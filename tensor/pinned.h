@@ -1,8 +1,9 @@
 // pinned.h: page-locked ("pinned") host staging memory and asynchronous host-to-device copies,
 // for the DataLoader's CUDA path. On a CUDA device the buffer comes from cudaHostAlloc and the
-// copy is a cudaMemcpyAsync on the device's legacy default stream, the stream every backend
-// kernel runs on, so later kernels see the copied data without a host synchronisation. For the
-// CPU device the buffer is ordinary host memory and the copy a memcpy.
+// copy is a cudaMemcpyAsync on the device's copy stream (tensor/cuda/handles.h), which starts
+// after the work already queued on the compute stream (the destination may be a block that work
+// used) and, once order_before_compute() is called, finishes before any kernel queued after it.
+// For the CPU device the buffer is ordinary host memory and the copy a memcpy.
 #pragma once
 #include <cstddef>
 
@@ -27,6 +28,10 @@ class PinnedHostBuffer {
   // bytes [offset, offset + n) to dst and returns at once (CUDA); the buffer must not be written
   // again until wait() returns.
   void copy_to_device_async(void* dst, size_t offset, size_t n);
+  // Makes every kernel queued on the device's compute stream from now on wait for the copies
+  // enqueued so far (a stream-side wait; the host does not block). Call it before handing the
+  // destination to anything that reads it.
+  void order_before_compute();
   // Blocks until every copy enqueued from this buffer has finished reading it.
   void wait();
 
@@ -34,7 +39,8 @@ class PinnedHostBuffer {
   void* data_ = nullptr;
   size_t nbytes_ = 0;
   Device device_;
-  void* event_ = nullptr;  // cudaEvent_t of the last copy (CUDA only)
+  void* event_ = nullptr;          // cudaEvent_t behind the last copy, on the copy stream (CUDA only)
+  void* compute_event_ = nullptr;  // cudaEvent_t the last copy waited for, on the compute stream
 };
 
 }  // namespace sepal
