@@ -10,6 +10,7 @@
 #include <map>
 
 #include "ckpt_test_util.h"
+#include "common/test_data.h"
 
 namespace {
 
@@ -18,7 +19,7 @@ using namespace sepal::testing;
 namespace ck = sepal::checkpoint;
 namespace fs = std::filesystem;
 
-const fs::path kCorpus = fs::path(SEPAL_TEST_DATA_DIR) / ".." / "fuzz" / "corpus";
+const fs::path kCorpus = sepal::testing::test_data_dir() / ".." / "fuzz" / "corpus";
 
 std::map<std::string, std::vector<uint8_t>> seeds() {
   std::map<std::string, std::vector<uint8_t>> out;

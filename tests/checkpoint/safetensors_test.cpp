@@ -15,6 +15,7 @@
 #include <random>
 
 #include "checkpoint/safetensors.h"
+#include "common/test_data.h"
 
 namespace sepal::checkpoint {
 namespace {
@@ -332,7 +333,7 @@ TEST(SafetensorsHalf, F16AndBF16TensorsLoadAsFloat32) {
 // A file written like safetensors.torch.save_file (scripts/golden/make_safetensors_golden.py).
 
 TEST(SafetensorsGolden, LoadsFileWrittenLikeTorchSaveFile) {
-  SafetensorsFile f = load_safetensors_file(std::string(SEPAL_TEST_DATA_DIR) + "/safetensors_golden.safetensors");
+  SafetensorsFile f = load_safetensors_file(sepal::testing::test_data_path("safetensors_golden.safetensors"));
   EXPECT_EQ(f.metadata, (std::map<std::string, std::string>{
                             {"format", "pt"}, {"source", "sepal golden: caf\xC3\xA9 \xE2\x9C\xBF"}}));
   // save_file's order: dtype (I64, F32, BF16, F16), then name.

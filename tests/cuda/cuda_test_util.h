@@ -1,5 +1,8 @@
 // cuda_test_util.h: helpers of the CUDA tests: the CUDA device, host copies of tensors, and
 // CPU-versus-CUDA comparisons (within a tolerance, or bit for bit) that say where they differ.
+// Convention: a test that needs a GPU skips itself without one (GTEST_SKIP), and outside
+// tests/cuda its suite or name contains "Cuda": scripts/gpu-check.sh selects the GPU tests of the
+// other test programs by that word.
 #pragma once
 #include <gtest/gtest.h>
 

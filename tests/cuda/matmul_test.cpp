@@ -1,20 +1,41 @@
 // matmul_test.cpp: cuBLAS matmul against the CPU (OpenBLAS) and a hand-computed product:
 // row-major and transposed operands, padded leading dimensions, batched and batch-broadcast
-// (stride 0) operands, sizes with k not a multiple of any tile, in float32 and float64.
+// (stride 0) operands, sizes with k not a multiple of any tile, in float32 and float64. Each
+// operand is a base tensor plus the view taken of it, and the view is taken again after the base
+// is moved to the GPU: moving the view itself would give a contiguous copy, and cuBLAS would never
+// see CUBLAS_OP_T, a leading dimension above the width or an unusual batch stride.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 
 #include "cuda/cuda_test_util.h"
 
 namespace sepal::testing {
 namespace {
 
+// A matmul operand: a contiguous base and the view of it that is multiplied.
+struct Operand {
+  Tensor base;
+  std::function<Tensor(const Tensor&)> view = [](const Tensor& t) { return t; };
+  Operand(Tensor b) : base(std::move(b)) {}  // NOLINT: a plain tensor is its own view
+  Operand(Tensor b, std::function<Tensor(const Tensor&)> v) : base(std::move(b)), view(std::move(v)) {}
+};
+
+// The same view of the base on the GPU, with the CPU view's strides (checked).
+Tensor gpu_view(const Operand& op, const Tensor& cpu_view) {
+  Tensor g = op.view(raw::to_device(op.base, gpu()));
+  EXPECT_EQ(g.strides(), cpu_view.strides()) << "the GPU operand lost the view's strides";
+  return g;
+}
+
 // float32 GEMMs differ by accumulation order: allow about sqrt(k) roundings of the row's scale.
-void expect_matmul_matches(const Tensor& a, const Tensor& b, const std::string& what) {
-  SCOPED_TRACE(what + ": " + shape_str(a.shape()) + " @ " + shape_str(b.shape()) + " " + dtype_name(a.dtype()));
+void expect_matmul_matches(const Operand& opa, const Operand& opb, const std::string& what) {
+  const Tensor a = opa.view(opa.base), b = opb.view(opb.base);
+  SCOPED_TRACE(what + ": " + shape_str(a.shape()) + " @ " + shape_str(b.shape()) + " strides " +
+               shape_str(a.strides()) + " @ " + shape_str(b.strides()) + " " + dtype_name(a.dtype()));
   Tensor c = raw::matmul(a, b);
-  Tensor ga = raw::to_device(a, gpu()), gb = raw::to_device(b, gpu());
+  Tensor ga = gpu_view(opa, a), gb = gpu_view(opb, b);
   poison_cache(c.numel(), c.dtype(), 2);
   Tensor g = raw::matmul(ga, gb);
   ASSERT_EQ(g.device(), gpu());
@@ -44,17 +65,22 @@ TEST(CudaMatmul, ShapesAndLayoutsMatchCpu) {
   const Size sizes[] = {{1, 1, 1}, {1, 7, 1}, {3, 1, 5}, {17, 13, 11}, {64, 129, 33}, {257, 1003, 129}, {5, 2049, 3}};
   for (DType dtype : {DType::Float32, DType::Float64}) {
     for (const Size& sz : sizes) {
-      Tensor a = randn({sz.m, sz.k}, dtype), b = randn({sz.k, sz.n}, dtype);
-      Tensor at = raw::transpose(randn({sz.k, sz.m}, dtype), 0, 1);  // [m, k], column-major
-      Tensor bt = raw::transpose(randn({sz.n, sz.k}, dtype), 0, 1);  // [k, n], column-major
+      const auto t01 = [](const Tensor& t) { return raw::transpose(t, 0, 1); };
+      const Operand a = randn({sz.m, sz.k}, dtype), b = randn({sz.k, sz.n}, dtype);
+      const Operand at{randn({sz.k, sz.m}, dtype), t01};  // [m, k], column-major
+      const Operand bt{randn({sz.n, sz.k}, dtype), t01};  // [k, n], column-major
       expect_matmul_matches(a, b, "row-major @ row-major");
       expect_matmul_matches(at, b, "transposed @ row-major");
       expect_matmul_matches(a, bt, "row-major @ transposed");
       expect_matmul_matches(at, bt, "transposed @ transposed");
       // leading dimensions larger than the matrix: windows of wider tensors
-      Tensor a_pad = raw::narrow(randn({sz.m, sz.k + 3}, dtype), 1, 2, sz.k);
-      Tensor bt_pad = raw::transpose(raw::narrow(randn({sz.n, sz.k + 5}, dtype), 1, 1, sz.k), 0, 1);
+      const Operand a_pad{randn({sz.m, sz.k + 3}, dtype), [&](const Tensor& t) { return raw::narrow(t, 1, 2, sz.k); }};
+      const Operand bt_pad{randn({sz.n, sz.k + 5}, dtype),
+                           [&](const Tensor& t) { return raw::transpose(raw::narrow(t, 1, 1, sz.k), 0, 1); }};
       expect_matmul_matches(a_pad, bt_pad, "padded row-major @ padded transposed");
+      const Operand at_pad{randn({sz.k, sz.m + 4}, dtype),
+                           [&](const Tensor& t) { return raw::transpose(raw::narrow(t, 1, 3, sz.m), 0, 1); }};
+      expect_matmul_matches(at_pad, b, "padded transposed @ row-major");
     }
   }
 }
@@ -63,18 +89,27 @@ TEST(CudaMatmul, BatchedAndBroadcastBatches) {
   if (!sepal::cuda_available()) GTEST_SKIP() << "no CUDA device";
   for (DType dtype : {DType::Float32, DType::Float64}) {
     const int64_t B = 4, m = 9, k = 37, n = 6;
-    Tensor a = randn({B, m, k}, dtype), b = randn({B, k, n}, dtype);
+    const auto t12 = [](const Tensor& t) { return raw::transpose(t, 1, 2); };
+    const Operand a = randn({B, m, k}, dtype), b = randn({B, k, n}, dtype);
     expect_matmul_matches(a, b, "batched");
-    expect_matmul_matches(raw::transpose(randn({B, k, m}, dtype), 1, 2), raw::transpose(randn({B, n, k}, dtype), 1, 2),
+    expect_matmul_matches(Operand{randn({B, k, m}, dtype), t12}, Operand{randn({B, n, k}, dtype), t12},
                           "batched, both transposed");
     expect_matmul_matches(randn({m, k}, dtype), b, "2-D lhs broadcast over the batch");
     expect_matmul_matches(a, randn({k, n}, dtype), "2-D rhs broadcast over the batch");
-    expect_matmul_matches(raw::expand(randn({1, m, k}, dtype), {B, m, k}), b, "expanded lhs (batch stride 0)");
-    expect_matmul_matches(a, raw::expand(raw::transpose(randn({1, n, k}, dtype), 1, 2), {B, k, n}),
-                          "expanded transposed rhs (batch stride 0)");
+    expect_matmul_matches(Operand{randn({1, m, k}, dtype), [&](const Tensor& t) { return raw::expand(t, {B, m, k}); }},
+                          b, "expanded lhs (batch stride 0)");
+    expect_matmul_matches(
+        a, Operand{randn({1, n, k}, dtype), [&](const Tensor& t) { return raw::expand(raw::transpose(t, 1, 2), {B, k, n}); }},
+        "expanded transposed rhs (batch stride 0)");
     // a batch taken every other matrix: batch stride twice the matrix size
-    Tensor every_other = raw::narrow(raw::reshape(randn({B, 2, m, k}, dtype), {B, 2 * m, k}), 1, 0, m);
+    const Operand every_other{randn({B, 2, m, k}, dtype),
+                              [&](const Tensor& t) { return raw::narrow(raw::reshape(t, {B, 2 * m, k}), 1, 0, m); }};
     expect_matmul_matches(every_other, b, "batch stride larger than the matrix");
+    // transposed, padded and every other batch at once
+    const Operand mixed{randn({B, 2, k, m + 2}, dtype), [&](const Tensor& t) {
+                          return raw::transpose(raw::narrow(raw::reshape(t, {B, 2 * k, m + 2}), 2, 1, m).narrow(1, 0, k), 1, 2);
+                        }};
+    expect_matmul_matches(mixed, b, "transposed, padded, batch stride twice the matrix");
     // the broadcast operand's gradient sums over the batch
     Tensor w = randn({k, n}, dtype).requires_grad_(true);
     Tensor gw = raw::to_device(w.detach(), gpu()).requires_grad_(true);

@@ -7,6 +7,7 @@
 #include "cuda/cuda_test_util.h"
 #include "optim/adam_sets.h"
 #include "optim/golden_problem.h"
+#include "common/test_data.h"
 
 namespace sepal::testing {
 namespace {
@@ -42,7 +43,7 @@ TEST(CudaFusedAdam, MatchesCpuBitForBit) {
 
 TEST(CudaFusedAdam, GoldenTrajectoriesOnTheGpu) {
   if (!sepal::cuda_available()) GTEST_SKIP() << "no CUDA device";
-  const nn::StateDict golden = checkpoint::load_safetensors(SEPAL_TEST_DATA_DIR "/optim_golden.safetensors");
+  const nn::StateDict golden = checkpoint::load_safetensors(sepal::testing::test_data_path("optim_golden.safetensors"));
   for (const GoldenConfig& cfg : golden_configs())
     for (optim::AdamImpl impl : {optim::AdamImpl::Fused, optim::AdamImpl::PerTensor}) {
       SCOPED_TRACE(cfg.name + (impl == optim::AdamImpl::Fused ? " fused" : " per tensor"));

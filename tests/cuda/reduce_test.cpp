@@ -3,6 +3,7 @@
 // than a block, and more rows than the grid cap.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <limits>
 
 #include "cuda/cuda_test_util.h"
@@ -13,13 +14,19 @@ namespace {
 const ReduceOp kAllOps[] = {ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max,
                             ReduceOp::Min, ReduceOp::ArgMax, ReduceOp::ArgMin};
 
-// Runs `op` over `dims` on the CPU tensor x and on its CUDA copy and compares: exactly for
+using View = std::function<Tensor(const Tensor&)>;
+
+// Runs `op` over `dims` on view(base) on the CPU and on the same view of base's CUDA copy (taken
+// after the move, so the GPU kernel sees the view's strides), and compares: exactly for
 // max/min/arg ops and integer sums, within float rounding for floating sums and means.
-void expect_reduce_matches(ReduceOp op, const Tensor& x, std::vector<int64_t> dims, bool keepdim = false) {
-  SCOPED_TRACE(std::string(op_name(op)) + " of " + dtype_name(x.dtype()) + " " + shape_str(x.shape()) +
-               " over " + shape_str(dims));
+void expect_reduce_matches(ReduceOp op, const Tensor& base, std::vector<int64_t> dims, bool keepdim = false,
+                           const View& view = [](const Tensor& t) { return t; }) {
+  const Tensor x = view(base);
+  SCOPED_TRACE(std::string(op_name(op)) + " of " + dtype_name(x.dtype()) + " " + shape_str(x.shape()) + " strides " +
+               shape_str(x.strides()) + " over " + shape_str(dims));
   Tensor c = raw::reduce(op, x, dims, keepdim);
-  Tensor gx = raw::to_device(x, gpu());
+  Tensor gx = view(raw::to_device(base, gpu()));
+  ASSERT_EQ(gx.strides(), x.strides());
   poison_cache(c.numel(), c.dtype(), 2);
   Tensor g = raw::reduce(op, gx, dims, keepdim);
   ASSERT_EQ(g.device(), gpu());
@@ -41,7 +48,10 @@ TEST(CudaReduce, EveryOpMatchesCpuOnFloats) {
     }
     for (ReduceOp op : {ReduceOp::Sum, ReduceOp::Mean, ReduceOp::Max, ReduceOp::Min}) {
       expect_reduce_matches(op, x, {0, 2}, true);
-      expect_reduce_matches(op, raw::transpose(x, 0, 2), {1});  // non-contiguous input
+      // non-contiguous inputs: transposed, a narrowed window, every other element
+      expect_reduce_matches(op, x, {1}, false, [](const Tensor& t) { return raw::transpose(t, 0, 2); });
+      expect_reduce_matches(op, x, {2}, false, [](const Tensor& t) { return raw::narrow(t, 2, 7, 250); });
+      expect_reduce_matches(op, x, {0, 1}, false, [](const Tensor& t) { return raw::transpose(raw::narrow(t, 1, 1, 30), 1, 2); });
     }
   }
 }

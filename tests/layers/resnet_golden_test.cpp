@@ -11,11 +11,12 @@
 #include "golden_weights.h"
 #include "layers/layers.h"
 #include "layers/resnet.h"
+#include "common/test_data.h"
 
 namespace sepal::testing {
 namespace {
 
-std::string data_path(const std::string& file) { return std::string(SEPAL_TEST_DATA_DIR) + "/" + file; }
+std::string data_path(const std::string& file) { return test_data_path(file); }
 
 const Tensor& get(const nn::StateDict& sd, const std::string& name) {
   const Tensor* t = sd.find(name);

@@ -8,12 +8,13 @@
 
 #include "cuda/cuda_test_util.h"
 #include "optim/golden_problem.h"
+#include "common/test_data.h"
 
 namespace sepal::testing {
 namespace {
 
 const nn::StateDict& golden() {
-  static const nn::StateDict sd = checkpoint::load_safetensors(SEPAL_TEST_DATA_DIR "/optim_golden.safetensors");
+  static const nn::StateDict sd = checkpoint::load_safetensors(testing::test_data_path("optim_golden.safetensors"));
   return sd;
 }
 

@@ -50,7 +50,7 @@ TEST(Errors, DTypeMismatchNamesOpDTypesAndShapes) {
   expect_error<DTypeError>([&] { ones({2}, DType::Int64).sqrt(); }, {"sqrt", "int64"});
 }
 
-TEST(Errors, DeviceMismatchNamesOpAndDevices) {
+TEST(Errors, CudaDeviceMismatchNamesOpAndDevices) {
   if (!cuda_available()) GTEST_SKIP() << "needs a CUDA device to hold the second operand";
   Tensor a = ones({2, 3}), b = ones({2, 3}, Device::cuda());
   expect_error<DeviceError>([&] { add(a, b); }, {"add", "cpu", "cuda:0", "[2, 3]"});

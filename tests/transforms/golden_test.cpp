@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "data/transforms.h"
+#include "common/test_data.h"
 
 namespace sepal::data {
 namespace {
@@ -55,8 +56,8 @@ std::string fnv1a64(const std::vector<uint8_t>& bytes) {
 const Golden& golden() {
   static const Golden g = [] {
     Golden g;
-    std::ifstream in(std::string(SEPAL_TEST_DATA_DIR) + "/transforms_golden.txt");
-    EXPECT_TRUE(in) << "missing tests/data/transforms_golden.txt";
+    std::ifstream in(sepal::testing::test_data_path("transforms_golden.txt"));
+    EXPECT_TRUE(in) << "missing " << sepal::testing::test_data_path("transforms_golden.txt");
     std::string line;
     while (std::getline(in, line)) {
       std::istringstream ss(line);
