@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli.h"
+#include "gpu_flags.h"
 
 namespace flowers {
 
@@ -32,6 +33,7 @@ struct TrainConfig {
   int64_t resize = 0;                // valid Resize before CenterCrop; 0 = image_size * 256 / 224
   int workers = 2;
   std::string device = "auto";
+  GpuFlags gpu;                      // --tf32, --cudnn-benchmark
   uint64_t seed = 0;
   std::string out = "runs/flowers";
   std::string resume;                // checkpoint to resume from

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "tensor/cuda_info.h"
 #include "tensor/error.h"
 
 namespace {
@@ -19,7 +20,8 @@ const char* kUsage =
     "  evaluate   accuracy, per-class accuracy and confusion matrix of a checkpoint on a folder\n"
     "  predict    top-k classes of images, from a checkpoint or plain .safetensors weights\n"
     "  inspect    what a checkpoint holds; with --against, the resume plan for new options\n"
-    "  demo       the whole transfer-learning story on the built-in flowers, in a few minutes\n";
+    "  demo       the whole transfer-learning story on the built-in flowers, in a few minutes\n"
+    "  version    sepal's version, and the CUDA, cuBLAS and cuDNN it was built with and finds\n";
 }  // namespace
 
 // libgomp spins for a long time in its barriers by default; when other processes compete for the
@@ -47,6 +49,10 @@ int main(int argc, char** argv) {
     if (command == "predict") return flowers::predict_command(args);
     if (command == "inspect") return flowers::inspect_command(args);
     if (command == "demo") return flowers::demo_command(args);
+    if (command == "version" || command == "--version") {
+      std::printf("flowers (sepal %s)\n%s", SEPAL_VERSION, sepal::cuda_info().c_str());
+      return 0;
+    }
     std::fprintf(stderr, "flowers: unknown command '%s'\n%s", command.c_str(), kUsage);
     return 2;
   } catch (const flowers::UsageError& e) {

@@ -88,7 +88,7 @@ int run_training(const TrainConfig& c) {
   const data::ImagePipeline valid_tf = valid_pipeline(c.image_size, effective_resize(c, d.is_idx));
   const int64_t num_classes = static_cast<int64_t>(d.classes.size());
   std::printf("data: %s\n", d.description.c_str());
-  std::printf("device: %s\n", device.str().c_str());
+  std::printf("device: %s%s\n", device.str().c_str(), apply_gpu_flags(c.gpu, device).c_str());
 
   // ---- the model, its starting weights and its trainable set ----
   auto model = build_model(c.arch, num_classes, c.seed);
