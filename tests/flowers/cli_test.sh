@@ -51,6 +51,10 @@ run bad_policy 2 "$flowers" train --resume x --resume-policy yolo
 run missing_data 1 "$flowers" train --data "$work/nowhere" --device cpu && expect missing_data "nowhere"
 one_line_error missing_data "$flowers" train --data "$work/nowhere" --device cpu
 run unknown_command 2 "$flowers" fly
+run version 0 "$flowers" version && expect version "^flowers \(sepal [0-9]" && expect version "CUDA"
+for flag in --tf32 --cudnn-benchmark; do
+  grep -q -- "$flag" "$work/train_help.out" || fail "train --help does not document $flag"
+done
 
 # ---- train two epochs on the built-in demo flowers ----
 run train 0 "$flowers" train $small --epochs 2 --out "$work/run1" --mode finetune --seed 3
@@ -58,6 +62,8 @@ for f in best.sepal last.sepal history.json curves.png report.html; do
   [ -s "$work/run1/$f" ] || fail "train: $f missing"
 done
 expect train "^ +2 "
+run tf32_cpu 0 "$flowers" train $small --epochs 1 --out "$work/tf32" --tf32 --cudnn-benchmark --dry-run &&
+  expect tf32_cpu "device: cpu \(TF32 on, cuDNN benchmark on: no effect on the CPU\)"
 python3 - "$work/run1/history.json" <<'PY' || fail "history.json"
 import json, sys
 h = json.load(open(sys.argv[1]))
