@@ -17,6 +17,8 @@
 //       (backend kernels, outputs allocated each time); counter bytes_per_second (fwd reads x
 //       twice, writes y once: 3 x 4 bytes/element; bwd reads x, dy twice, writes dx: 5 x 4).
 //   BM_MaxPool/{fwd,bwd}/<shape>: the stem's 3x3/2 max pool.
+//   BM_ConvKernelsCuda/{heuristic,autotuned,tf32}: the three passes on the GPU (skipped without
+//       one) under each cuDNN algorithm choice.
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
@@ -215,6 +217,43 @@ void register_layer_table() {
     }
 }
 
+// ---- CUDA (skipped without a device): the three passes of the same convolution through cuDNN,
+// under each algorithm choice: cuDNN's heuristic ranking (the default), autotuned
+// (set_cudnn_benchmark: every algorithm timed once, the fastest kept) and TF32 allowed. Counter
+// GFLOP/s over the three passes. gpu-check.sh compares with bench/gpu_torch.py's conv.
+void BM_ConvKernelsCuda(benchmark::State& state, bool autotune, bool tf32) {
+  if (!cuda_available()) {
+    state.SkipWithError("no CUDA device");
+    return;
+  }
+  const Device dev = Device::cuda();
+  Problem p;
+  Tensor x = p.x.to(dev), w = p.w.to(dev), g = p.g.to(dev);
+  Tensor y = empty(g.shape(), TensorOptions().device(dev)), dx = empty(x.shape(), TensorOptions().device(dev));
+  Tensor dw = empty(w.shape(), TensorOptions().device(dev));
+  Conv2dArgs a;
+  a.padding[0] = a.padding[1] = 1;
+  cuda::set_cudnn_benchmark(autotune);
+  cuda::set_allow_tf32(tf32);
+  Backend& be = backend_for(dev);
+  auto run = [&] {
+    be.conv2d_forward(x, w, y, a);
+    be.conv2d_backward_input(g, w, dx, a);
+    be.conv2d_backward_weight(g, x, dw, a);
+  };
+  run();  // plans (and in autotune mode the timing of every algorithm) outside the measurement
+  be.synchronize();
+  for (auto _ : state) {
+    run();
+    be.synchronize();
+  }
+  cuda::set_cudnn_benchmark(false);
+  cuda::set_allow_tf32(false);
+  const double flops = 3.0 * 2.0 * 8 * 64 * 64 * 9 * 56 * 56;
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * 1e-9 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
 }  // namespace
 
 // Each repetition times single steps; the minimum over repetitions is the least-disturbed time on
@@ -226,6 +265,9 @@ BENCHMARK(BM_ConvForward)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterati
     ->ComputeStatistics("min", min_of)->ReportAggregatesOnly();
 BENCHMARK(BM_ConvKernels)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1)->Repetitions(40)
     ->ComputeStatistics("min", min_of)->ReportAggregatesOnly();
+BENCHMARK_CAPTURE(BM_ConvKernelsCuda, heuristic, false, false)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_ConvKernelsCuda, autotuned, true, false)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_ConvKernelsCuda, tf32, false, true)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 int main(int argc, char** argv) {
   register_layer_table();

@@ -8,6 +8,8 @@
 //                                (BatchNorm uses its running statistics) and records no graph
 //   BM_Step/eval/b8_224          the forward alone under NoGradGuard, eval mode (validation)
 //   BM_Step/finetune/b128_32     finetune on 32 px images, batch 128 (CIFAR-sized)
+//   BM_StepCuda/...              the same on CUDA (skipped without a device), plus finetune at
+//                                batch 64 and 256, 224 px, in float32 and with TF32 (/tf32)
 // Each repetition times one step (Iterations(1)); run with --benchmark_repetitions=10 and read
 // the median. The model, optimizer and batch of each workload are built once per process and
 // warmed up with two steps (oneDNN primitives created, allocator cache filled, Adam state made).
@@ -99,11 +101,12 @@ Workload& workload(Mode mode, int64_t batch, int64_t size, Device device) {
   return *w;
 }
 
-void run_step(benchmark::State& state, Mode mode, int64_t batch, int64_t size, Device device) {
+void run_step(benchmark::State& state, Mode mode, int64_t batch, int64_t size, Device device, bool tf32 = false) {
   if (device.is_cuda() && !cuda_available()) {
     state.SkipWithError("no CUDA device");
     return;
   }
+  cuda::set_allow_tf32(tf32);
   Workload& w = workload(mode, batch, size, device);
   double cpu_ms = 0;
   for (auto _ : state) {
@@ -116,6 +119,7 @@ void run_step(benchmark::State& state, Mode mode, int64_t batch, int64_t size, D
       benchmark::Counter(w.conv_flops * 1e-9 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   state.counters["process_cpu_ms"] = benchmark::Counter(cpu_ms, benchmark::Counter::kAvgIterations);
   sepal_bench::thread_context(state);
+  cuda::set_allow_tf32(false);
 }
 
 void register_all() {
@@ -134,6 +138,19 @@ void register_all() {
       const Device device = cuda ? Device::cuda() : Device::cpu();
       benchmark::RegisterBenchmark(name.c_str(),
                                    [s, device](benchmark::State& st) { run_step(st, s.mode, s.batch, s.size, device); })
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime()
+          ->Iterations(1)
+          ->ComputeStatistics("min", sepal_bench::min_of);
+    }
+  // GPU-sized finetune steps (the PyTorch comparison in bench/gpu_torch.py runs the same), with
+  // float32 as on the CPU and with TF32 allowed.
+  for (const int64_t batch : {64, 256})
+    for (const bool tf32 : {false, true}) {
+      const std::string name = "BM_StepCuda/finetune/b" + std::to_string(batch) + "_224" + (tf32 ? "/tf32" : "");
+      benchmark::RegisterBenchmark(name.c_str(), [batch, tf32](benchmark::State& st) {
+        run_step(st, Mode::Finetune, batch, 224, Device::cuda(), tf32);
+      })
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime()
           ->Iterations(1)
