@@ -24,7 +24,8 @@
 # Exit status: 0 all passed; 1 a test failed; 2 a sanitizer found errors; 3 build or unpack
 # failed; 4 a GPU is visible but sepal cannot use it; 5 a benchmark program failed; 6 (rehearsal)
 # a library resolves outside the bundle or not at all.
-# Environment: OUT (report folder), BUDGET_S, BUILD_DIR/JOBS/SEPAL_CMAKE_ARGS (source mode),
+# Environment: OUT (report folder), BUDGET_S, TORCH_ARGS (extra gpu_torch.py arguments, e.g.
+# --quick), BUILD_DIR/JOBS/SEPAL_CMAKE_ARGS (source mode),
 # CUDNN_ROOT (a cuDNN outside the toolkit and the wheels).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -217,7 +218,8 @@ if [ "$mode" = rehearse ]; then
   else echo "- **a Python script does not compile**" >> "$report"; fail 5; fi
 else
   # ---- 3. compute-sanitizer ----
-  sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2> /dev/null || true)
+  sanitizer=$(command -v compute-sanitizer || ls "$(dirname "$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)")/compute-sanitizer" \
+                /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/extras/compute-sanitizer/compute-sanitizer 2> /dev/null | head -1)
   section "compute-sanitizer"
   if [ -z "$sanitizer" ]; then
     echo "compute-sanitizer not found" >> "$report"
@@ -271,18 +273,26 @@ else
     printf '### %s\n\n' "$name" >> "$report"
     if grep -q 'Failed to match any benchmarks' "$out/$name.txt"; then echo "no CUDA benchmarks" >> "$report"
     elif [ "$rc" -ne 0 ]; then echo "**exit $rc**" >> "$report"; tail -30 "$out/$name.txt" | fence; fail 5
-    else grep -E '_median|_min|^---|^Benchmark' "$out/$name.txt" | fence; fi
+    else
+      grep -E '_median|_min|^---|^Benchmark|ERROR OCCURRED' "$out/$name.txt" | awk '!seen[$0]++' | fence
+      if grep -q 'ERROR OCCURRED' "$out/$name.txt" && [ "$gpu_visible" -eq 1 ]; then fail 5; fi
+    fi
   done
 
   # ---- 5. PyTorch on the same GPU, and the ratios ----
   section "PyTorch on the same GPU"
-  if python3 -c 'import torch' 2> /dev/null; then
+  py=""
+  for candidate in python3 /usr/bin/python3; do
+    if "$candidate" -c 'import torch' 2> /dev/null; then py=$candidate; break; fi
+  done
+  if [ -n "$py" ]; then
     tb=$(( $(left) - 20 )); [ "$tb" -lt 60 ] && tb=60
-    timeout $(( tb + 60 )) python3 "$bin/gpu_torch.py" --time-budget "$tb" --json "$out/torch.json" \
+    read -r -a torch_args <<< "${TORCH_ARGS:-}"
+    timeout $(( tb + 60 )) "$py" "$bin/gpu_torch.py" --time-budget "$tb" "${torch_args[@]}" --json "$out/torch.json" \
       --markdown "$out/torch.md" > "$out/torch.log" 2>&1 || echo "(gpu_torch.py exit $?; see torch.log)" >> "$report"
-    [ -f "$out/torch.md" ] && cat "$out/torch.md" >> "$report"
+    [ -f "$out/torch.md" ] && sed 's/^# /### /' "$out/torch.md" >> "$report"
     section "sepal / PyTorch"
-    python3 "$bin/gpu_report.py" --sepal "$out"/bench_*.json --torch "$out/torch.json" >> "$report" 2>&1 ||
+    "$py" "$bin/gpu_report.py" --sepal "$out"/bench_*.json --torch "$out/torch.json" >> "$report" 2> "$out/gpu_report.err" ||
       echo "(no ratio table: gpu_report.py failed)" >> "$report"
   else
     echo "no PyTorch here" >> "$report"
