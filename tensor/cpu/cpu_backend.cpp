@@ -146,8 +146,11 @@ void CpuBackend::where(const Tensor& cond, const Tensor& a, const Tensor& b, con
 }  // namespace sepal::cpu
 
 namespace sepal {
+// Never destroyed, like the CUDA backends: a tensor held by a static object (a benchmark's
+// cached workload, a user's global model) is freed during static destruction, possibly after a
+// function-local static backend would already be gone.
 Backend& cpu_backend() {
-  static cpu::CpuBackend backend;
-  return backend;
+  static auto* backend = new cpu::CpuBackend();
+  return *backend;
 }
 }  // namespace sepal

@@ -514,5 +514,19 @@ TEST(CpuAllocator, TensorsReuseCachedMemory) {
   EXPECT_EQ(reinterpret_cast<uintptr_t>(first) % 64, 0u);  // cache-line aligned
 }
 
+// A tensor owned by a static object is freed during static destruction, after everything
+// constructed later is gone. Here the holder is constructed before the test's first tensor (when
+// the test runs alone, as ctest runs it, that first tensor also creates the CPU backend), so a
+// backend destroyed at exit would receive the free after its destructor ran: ASan reports a
+// use-after-free and glibc may abort. The backend is never destroyed, so the free is safe.
+TEST(CpuAllocator, TensorsFreedDuringStaticDestructionFindTheirBackend) {
+  struct Holder {
+    std::vector<Tensor> tensors;
+  };
+  static Holder holder;
+  for (int64_t n : {int64_t(10), int64_t(1000), int64_t(1) << 20}) holder.tensors.push_back(full({n}, 1.0));
+  EXPECT_EQ(holder.tensors.back().sum().item<double>(), double(int64_t(1) << 20));
+}
+
 }  // namespace
 }  // namespace sepal
