@@ -49,7 +49,8 @@ cp -P "$build"/libsepal.so* "$stage/lib/"
 cp "$root/scripts/gpu-check.sh" "$root/bench/gpu_torch.py" "$root/bench/gpu_report.py" "$stage/bin/"
 
 # The shared libraries they load, except the C/C++ runtime every Linux has and CUDA's own (the GPU
-# machine brings those, matched to its driver).
+# machine brings those, matched to its driver). The rule travels in the bundle (NOT_PACKED), so
+# the rehearsal checks the same one.
 system_or_cuda='^(linux-vdso|ld-linux|libc\.|libm\.|libdl\.|librt\.|libpthread\.|libstdc\+\+\.|libgcc_s\.|libcuda\.|libcudart\.|libcublas|libcudnn|libnvrtc|libnvJitLink|libcufft|libcurand|libnccl)'
 missing=()
 for f in "$stage"/bin/* "$stage"/lib/libsepal.so*; do
@@ -60,6 +61,7 @@ for f in "$stage"/bin/* "$stage"/lib/libsepal.so*; do
     [ -e "$stage/lib/$name" ] || cp -L "$path" "$stage/lib/$name"
   done < <(LD_LIBRARY_PATH="$build:${LD_LIBRARY_PATH:-}" ldd "$f" | awk '/=>/ { print $1, $2, $3, $4 }')
 done
+echo "$system_or_cuda" > "$stage/NOT_PACKED"
 if [ ${#missing[@]} -gt 0 ]; then
   printf 'gpu-bundle: unresolved libraries: %s\n' "${missing[@]}" >&2
   exit 1
