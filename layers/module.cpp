@@ -214,6 +214,12 @@ LoadReport Module::load_state_dict(const StateDict& state, bool strict) {
       if (!optional) report.missing_keys.push_back(name);
       continue;
     }
+    // PyTorch 0.3 saved 0-dim values (num_batches_tracked, scalar parameters) as [1]; like
+    // PyTorch's _load_from_state_dict, such a one-element vector loads into a 0-dim tensor
+    if (dst.dim() == 0 && src->dim() == 1 && src->size(0) == 1) {
+      copies.emplace_back(dst, src->reshape({}));
+      continue;
+    }
     if (src->shape() != dst.shape()) {
       report.size_mismatches.push_back("size mismatch for " + name + ": checkpoint " + shape_str(src->shape()) +
                                        ", model " + shape_str(dst.shape()));

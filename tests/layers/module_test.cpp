@@ -138,6 +138,28 @@ TEST(Module, OldFilesWithoutNumBatchesTrackedLoadStrictly) {
   EXPECT_EQ(bn.num_batches_tracked.item<int64_t>(), 0);
 }
 
+// PyTorch 0.3-era files store num_batches_tracked (any 0-dim value) as a [1] vector; PyTorch
+// loads it into the 0-dim buffer, and so does sepal. A longer vector is still a size mismatch.
+TEST(Module, AOneElementVectorLoadsIntoAZeroDimBuffer) {
+  nn::BatchNorm2d bn(2);
+  nn::StateDict old;
+  old.insert("weight", full({2}, 2.0));
+  old.insert("bias", full({2}, 0.5));
+  old.insert("running_mean", full({2}, 0.25));
+  old.insert("running_var", full({2}, 4.0));
+  old.insert("num_batches_tracked", from_vector<int64_t>({7}, {1}));
+  EXPECT_TRUE(bn.load_state_dict(old, /*strict=*/true).ok());
+  EXPECT_EQ(bn.num_batches_tracked.dim(), 0);
+  EXPECT_EQ(bn.num_batches_tracked.item<int64_t>(), 7);
+
+  nn::StateDict two = old;
+  two.insert("num_batches_tracked", from_vector<int64_t>({7, 8}, {2}));
+  const nn::LoadReport r = bn.load_state_dict(two, /*strict=*/false);
+  ASSERT_EQ(r.size_mismatches.size(), 1u);
+  EXPECT_NE(r.size_mismatches[0].find("num_batches_tracked"), std::string::npos);
+  EXPECT_THROW(bn.load_state_dict(two, /*strict=*/true), Error);
+}
+
 TEST(Module, TrainEvalPropagatesAndToDtypeKeepsIdentity) {
   auto model = nn::resnet18(10);
   model->eval();
