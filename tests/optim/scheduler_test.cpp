@@ -80,6 +80,25 @@ TEST(Schedulers, CosineAnnealingFollowsTheClosedFormWithinRounding) {
   }
 }
 
+// A documented difference from PyTorch 1.13: a group added after a CosineAnnealingLR was created
+// stays in the cosine cycle. PyTorch zips the restart step over the base_lrs it had at
+// construction, so the new group skips the restart and, having reached eta_min, stays there for
+// good. sepal adopts the group (its initial_lr is its base lr) and keeps it cycling. T_max 2,
+// eta_min 0, base 0.1, hand-derived from the recursive form: epoch 1: (1 + cos(pi/2)) /
+// (1 + cos 0) * 0.1 = 0.05; epoch 2: 0 (eta_min); epoch 3, the restart: 0 + 0.1 * (1 - cos(pi/2))
+// / 2 = 0.05; epoch 4: (1 + cos 2pi) / (1 + cos(3pi/2)) * 0.05 = 0.1; and so on, every 4 epochs.
+TEST(Schedulers, CosineKeepsAGroupAddedLaterInItsCycle) {
+  OneParam s(0.2);
+  optim::CosineAnnealingLR sched(s.opt, 2, 0.0);
+  s.opt.add_param_group({{"b", s.b}}, {{"lr", 0.1}});  // after the scheduler, at epoch 0
+  const double expected[] = {0.1, 0.05, 0.0, 0.05, 0.1, 0.05, 0.0, 0.05, 0.1};
+  for (int epoch = 0; epoch <= 8; ++epoch) {
+    EXPECT_NEAR(s.opt.lr(1), expected[epoch], 1e-15) << "epoch " << epoch;
+    EXPECT_NEAR(s.opt.lr(0), 2 * expected[epoch], 1e-15) << "epoch " << epoch;  // the first group's cycle
+    sched.step();
+  }
+}
+
 // Saves after `split` epochs, then checks that a fresh scheduler of the same type but other
 // hyperparameters, loaded with the saved state (and a fresh optimizer with the saved optimizer
 // state), produces the same lrs as the original for the remaining epochs.
