@@ -127,4 +127,9 @@ bool CheckpointKeeper::save_if_best(const Checkpoint& ckpt, double val_acc) {
   return true;
 }
 
+void CheckpointKeeper::carry_best(double val_acc) {
+  if (!std::isfinite(val_acc) || val_acc < 0) return;
+  if (!best_ || val_acc > *best_) best_ = val_acc;
+}
+
 }  // namespace sepal::checkpoint

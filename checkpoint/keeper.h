@@ -35,6 +35,11 @@ class CheckpointKeeper {
   // meta.epoch. Returns whether it was written. A worse, equal or NaN accuracy, or a checkpoint
   // holding NaN or infinity, leaves best.sepal untouched.
   bool save_if_best(const Checkpoint& ckpt, double val_acc);
+  // A best accuracy reached before this folder's checkpoints, by the run being resumed (into a
+  // new folder, say): from now on best.sepal is written only for a strictly better accuracy. The
+  // larger of it and the folder's own best counts; a non-finite or negative value (the run has
+  // no best yet) changes nothing.
+  void carry_best(double val_acc);
 
   const std::string& dir() const { return dir_; }
   std::string last_path() const { return dir_ + "/last.sepal"; }

@@ -8,7 +8,9 @@
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/resume.h"
 #include "commands.h"
+#include "data_setup.h"
 #include "model_setup.h"
+#include "resume_check.h"
 
 namespace flowers {
 
@@ -147,13 +149,20 @@ int inspect_command(const std::vector<std::string>& argv) {
   }
   t.parse(words);
   TrainConfig config = read_train_config(t);
-  auto model = build_model(c.meta.arch, c.meta.num_classes, config.seed);
+  // the model `train` would build: its --arch, and the classes of its --data (without --data,
+  // the checkpoint's own classes: the demo flowers would be generated, and inspect writes nothing)
+  const std::vector<std::string> classes = config.data.empty() ? c.meta.classes : open_data(config).classes;
+  const int64_t num_classes = classes.empty() ? c.meta.num_classes : static_cast<int64_t>(classes.size());
+  auto model = build_model(config.arch, num_classes, config.seed);
   apply_mode(*model, config.mode);
   auto opt = make_optimizer(config, *model);
   EpochScheduler sched(config, *opt);
   ckpt::ResumePlan plan =
       ckpt::plan_resume(c, *model, *opt, sched.get(), ckpt::parse_resume_policy(config.resume_policy));
-  std::printf("\nresume plan against: %s\n%s", a.text("--against").c_str(), plan.str().c_str());
+  std::printf("\nresume plan against: %s%s\n%s", a.text("--against").c_str(),
+              config.data.empty() ? " (no --data: against the checkpoint's classes)" : "", plan.str().c_str());
+  const std::string other_run = other_run_reason(c.meta, path, config.arch, classes.empty() ? c.meta.classes : classes);
+  if (!other_run.empty()) std::printf("train would refuse (exit 3): %s\n", other_run.c_str());
   return 0;
 }
 

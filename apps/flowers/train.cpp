@@ -17,6 +17,7 @@
 #include "phases.h"
 #include "progress.h"
 #include "report.h"
+#include "resume_check.h"
 
 namespace flowers {
 
@@ -93,16 +94,10 @@ int run_training(const TrainConfig& c) {
   // ---- the model, its starting weights and its trainable set ----
   auto model = build_model(c.arch, num_classes, c.seed);
   std::optional<ckpt::Checkpoint> resume_from;
+  std::string other_run;  // why the checkpoint is another run's (refused after showing the plan)
   if (!c.resume.empty()) {
     resume_from = ckpt::load_checkpoint(c.resume);
-    const auto& saved = resume_from->meta;
-    if (!saved.arch.empty() && saved.arch != c.arch)
-      throw UsageError("--resume " + c.resume + " holds a " + saved.arch + " but --arch is " + c.arch +
-                       " (use --init-from to start a new model from its weights)");
-    if (!saved.classes.empty() && saved.classes != d.classes)
-      throw UsageError("--resume " + c.resume + " was trained on " + std::to_string(saved.classes.size()) +
-                       " other classes than the data's " + std::to_string(d.classes.size()) +
-                       "; resuming would mislabel them: use --init-from CHECKPOINT to transfer its backbone");
+    other_run = other_run_reason(resume_from->meta, c.resume, c.arch, d.classes);
   } else if (!c.pretrained.empty()) {
     print_lines(load_pretrained(*model, sepal::checkpoint::load_safetensors(c.pretrained), c.pretrained, true));
   } else if (!c.init_from.empty()) {
@@ -129,6 +124,10 @@ int run_training(const TrainConfig& c) {
     ckpt::ResumePlan plan = ckpt::plan_resume(*resume_from, *model, *opt, scheduler.get(),
                                               ckpt::parse_resume_policy(c.resume_policy));
     std::printf("\nresume plan for %s:\n%s\n", c.resume.c_str(), plan.str().c_str());
+    if (!other_run.empty()) {
+      std::printf("resume refused: %s. Nothing was trained.\n", other_run.c_str());
+      return 3;
+    }
     if (plan.refused()) {
       std::printf("resume refused: nothing was trained. Choose --resume-policy merge or weights-only, "
                   "or change the options to match the checkpoint.\n");
@@ -187,6 +186,10 @@ int run_training(const TrainConfig& c) {
     train_loader = std::make_unique<data::DataLoader>(d.splits.train, train_tf, lo);
   }
   ckpt::CheckpointKeeper keeper(c.out, static_cast<size_t>(c.keep_last));
+  // the best so far is the run's, also when it resumes into a new --out: an epoch becomes
+  // best.sepal only when it beats every epoch before the resume too
+  const int64_t resumed_at = meta.epoch;
+  if (resume_from && meta.best_epoch > 0) keeper.carry_best(meta.best_val_acc);
   install_interrupt_handler();
 
   std::printf("\n%5s %7s %10s %9s %10s %9s  %s\n", "epoch", "time", "train_loss", "train_acc", "val_loss", "val_acc",
@@ -265,8 +268,12 @@ int run_training(const TrainConfig& c) {
     }
   }
   if (!keeper.warning().empty()) std::printf("note: %s\n", keeper.warning().c_str());
+  // a best from before the resume has its weights where that run kept them
+  const std::string best_where = resume_from && meta.best_epoch > 0 && meta.best_epoch <= resumed_at
+                                     ? "before this resume (kept with the run resumed from " + c.resume + ")"
+                                     : keeper.best_path();
   std::printf("\nbest valid accuracy %.4f at epoch %lld: %s\nlast: %s\nreport: %s, curves: %s, history: %s\n",
-              meta.best_val_acc, static_cast<long long>(meta.best_epoch), keeper.best_path().c_str(),
+              meta.best_val_acc, static_cast<long long>(meta.best_epoch), best_where.c_str(),
               keeper.last_path().c_str(), (fs::path(c.out) / "report.html").c_str(),
               (fs::path(c.out) / "curves.png").c_str(), (fs::path(c.out) / "history.json").c_str());
   return 0;

@@ -66,6 +66,31 @@ TEST(CheckpointKeeper, NeverReplacesTheBestWithWorseEqualOrNaN) {
   fs::remove_all(dir);
 }
 
+// A run resumed into a new folder brings its best so far (1.00 after feature extraction): its
+// first fine-tuning epoch at 0.75 is not the best and must not become best.sepal; a better one is.
+TEST(CheckpointKeeper, ACarriedBestFromTheResumedRunCounts) {
+  const std::string dir = temp_dir("carried");
+  ck::Checkpoint base = trained_state(1).capture();
+  ck::CheckpointKeeper keeper(dir + "/finetune", 1);
+  keeper.carry_best(0.90);
+  EXPECT_EQ(keeper.best_val_acc(), 0.90);
+  EXPECT_FALSE(keeper.save_if_best(at_epoch(base, 4), 0.75));
+  EXPECT_FALSE(fs::exists(keeper.best_path()));
+  EXPECT_FALSE(keeper.save_if_best(at_epoch(base, 5), 0.90));  // equal: the earlier stays
+  EXPECT_TRUE(keeper.save_if_best(at_epoch(base, 6), 0.95));
+  EXPECT_EQ(ck::load_checkpoint_meta(keeper.best_path()).best_epoch, 6);
+  // the larger of the folder's own best and the carried one counts; "no best yet" changes nothing
+  keeper.carry_best(0.50);
+  keeper.carry_best(-1);
+  keeper.carry_best(std::nan(""));
+  EXPECT_EQ(keeper.best_val_acc(), 0.95);
+  ck::CheckpointKeeper fresh(dir + "/other", 1);
+  fresh.carry_best(-1);  // a run that has no best yet
+  EXPECT_FALSE(fresh.best_val_acc().has_value());
+  EXPECT_TRUE(fresh.save_if_best(at_epoch(base, 1), 0.10));
+  fs::remove_all(dir);
+}
+
 TEST(CheckpointKeeper, AnUnreadableBestIsReplacedByTheNextValidOne) {
   const std::string dir = temp_dir("corrupt");
   fs::create_directories(dir);

@@ -106,6 +106,18 @@ run ft_weights 0 "$flowers" train $ft --out "$work/ft_weights" --resume-policy w
 run ft_auto 0 "$flowers" train $ft --out "$work/ft_auto" && expect ft_auto "policy auto\): merge"
 run inspect_ft 0 "$flowers" inspect "$work/ft_merge/last.sepal"
 expect inspect_ft "group 1"
+# the best so far carries over into the new --out: never below feature extraction's best
+run inspect_fx 0 "$flowers" inspect "$work/fx/last.sepal"
+fx_best=$(sed -n 's/^best valid accuracy \([0-9.]*\) at epoch.*/\1/p' "$work/inspect_fx.out")
+ft_best=$(sed -n 's/^best valid accuracy \([0-9.]*\) at epoch.*/\1/p' "$work/inspect_ft.out")
+python3 -c "import sys; sys.exit(0 if float('$ft_best') >= float('$fx_best') else 1)" ||
+  fail "resume into a new --out lowered the best so far: $fx_best -> $ft_best"
+# another architecture or other classes: the plan is shown, then refused with exit 3 and a hint
+run ft_arch 3 "$flowers" train $ft --arch resnet34 --out "$work/ft_arch" --resume-policy merge &&
+  expect ft_arch "resume plan for" && expect ft_arch "resume refused: .*resnet18.*resnet34" && expect ft_arch "--init-from"
+[ ! -e "$work/ft_arch/last.sepal" ] || fail "ft_arch: a refused resume wrote a checkpoint"
+run inspect_arch 0 "$flowers" inspect "$work/fx/last.sepal" --against "--arch resnet34 --mode finetune --resume-policy merge" &&
+  expect inspect_arch "train would refuse \(exit 3\): .*resnet34"
 
 # ---- predict, evaluate, inspect ----
 img=$(find "$data/valid" -name '*.png' | sort | head -1)
@@ -131,6 +143,39 @@ run inspect_broken 1 "$flowers" inspect "$work/broken.sepal" && expect inspect_b
 one_line_error inspect_broken "$flowers" inspect "$work/broken.sepal"
 echo "not a checkpoint" > "$work/text.sepal"
 run resume_garbage 1 "$flowers" train $small --data "$data" --out "$work/g" --resume "$work/text.sepal"
+
+# ---- hostile folders: nothing blocks, and invalid UTF-8 never reaches a checkpoint or JSON ----
+hostile="$work/hostile"
+cp -r "$data" "$hostile"
+cls=$(ls "$hostile/valid" | sort | head -1)
+mkfifo "$hostile/valid/$cls/x.png"  # opening it for reading would wait for a writer forever
+run fifo_evaluate 1 timeout 120 "$flowers" evaluate --checkpoint "$work/run1/best.sepal" --data "$hostile" --workers 1 --device cpu &&
+  expect fifo_evaluate "valid/$cls/x\.png: not a regular file: a named pipe"
+run fifo_evaluate_skip 0 timeout 120 "$flowers" evaluate --checkpoint "$work/run1/best.sepal" --data "$hostile" \
+    --workers 1 --device cpu --skip-bad-images && expect fifo_evaluate_skip "x\.png: not a regular file" &&
+  expect fifo_evaluate_skip "accuracy [0-9.]+"
+run fifo_train 1 timeout 120 "$flowers" train $small --data "$hostile" --out "$work/fifo_train" --epochs 1 &&
+  expect fifo_train "x\.png: not a regular file: a named pipe"
+run fifo_predict 1 timeout 120 "$flowers" predict --checkpoint "$work/run1/best.sepal" --resize 36 --crop 32 \
+    "$hostile/valid/$cls/x.png" && expect fifo_predict "x\.png: not a regular file: a named pipe"
+rm -f "$hostile/valid/$cls/x.png"
+latin1=$(printf 'caf\351')  # "café" written by a Latin-1 system: byte 0xE9, not valid UTF-8
+mkdir "$hostile/train/$latin1" "$hostile/valid/$latin1"
+cp "$img" "$hostile/train/$latin1/1.png" && cp "$img" "$hostile/valid/$latin1/1.png"
+run latin1_train 1 "$flowers" train $small --data "$hostile" --out "$work/latin1" --epochs 1 &&
+  expect latin1_train 'train/caf\\xE9: class folder name is not valid UTF-8'
+one_line_error latin1_train "$flowers" train $small --data "$hostile" --out "$work/latin1" --epochs 1
+[ ! -e "$work/latin1/last.sepal" ] || fail "latin1_train: refused only after training"
+run latin1_evaluate 1 "$flowers" evaluate --checkpoint "$work/run1/best.sepal" --data "$hostile" --workers 1 --device cpu &&
+  expect latin1_evaluate 'valid/caf\\xE9: class folder name is not valid UTF-8'
+cp "$img" "$work/$latin1.png"
+run predict_latin1 0 "$flowers" predict --checkpoint "$work/run1/best.sepal" --resize 36 --crop 32 --topk 2 --json \
+    "$work/$latin1.png"
+python3 - "$work/predict_latin1.out" <<'PY' || fail "predict --json: a non-UTF-8 path must give strict UTF-8 JSON"
+import json, sys
+r = json.loads(open(sys.argv[1], "rb").read().decode("utf-8", errors="strict"))
+assert r[0]["image"].endswith("/caf\u00e9.png"), r[0]["image"]  # the byte 0xE9 read as Latin-1
+PY
 
 # ---- Ctrl-C: finishes the batch, saves a resumable checkpoint, exits; then resume ----
 "$flowers" train --demo-size 64 --image-size 32 --batch-size 4 --workers 1 --device cpu --epochs 50 \
