@@ -9,6 +9,8 @@
 #include <random>
 #include <sstream>
 
+#include "data/utf8.h"
+
 namespace sepal::data {
 
 // ---- value ----
@@ -117,10 +119,26 @@ Json& Json::operator[](std::string_view key) {
 
 namespace {
 
+// Every string written is valid UTF-8: a byte that is not part of a valid UTF-8 sequence (a
+// Latin-1 file name, say) is written as the \u00XX escape of its Latin-1 reading, so byte 0xE9
+// becomes \u00e9 ("é"); valid UTF-8 passes through unchanged.
 void write_string(std::string& out, const std::string& s) {
   out += '"';
-  for (char ch : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char ch = s[i];
     unsigned char c = static_cast<unsigned char>(ch);
+    if (c >= 0x80) {
+      size_t n = utf8_sequence_length(s, i);
+      if (n == 0) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", c);
+        out += buf;
+      } else {
+        out.append(s, i, n);
+        i += n - 1;
+      }
+      continue;
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -135,7 +153,7 @@ void write_string(std::string& out, const std::string& s) {
           std::snprintf(buf, sizeof buf, "\\u%04x", c);
           out += buf;
         } else {
-          out += ch;  // UTF-8 passes through
+          out += ch;
         }
     }
   }
@@ -387,27 +405,6 @@ class Parser {
     }
   }
 
-  // Length of the valid UTF-8 sequence at pos_ (lead byte >= 0x80), or 0 when invalid.
-  size_t utf8_length() const {
-    auto b = [&](size_t i) { return pos_ + i < s_.size() ? static_cast<unsigned char>(s_[pos_ + i]) : 0u; };
-    unsigned c = b(0);
-    auto cont = [&](size_t i) { return (b(i) & 0xC0) == 0x80; };
-    if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-    if (c >= 0xE0 && c <= 0xEF) {
-      if (!cont(1) || !cont(2)) return 0;
-      if (c == 0xE0 && b(1) < 0xA0) return 0;   // overlong
-      if (c == 0xED && b(1) >= 0xA0) return 0;  // surrogate
-      return 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-      if (!cont(1) || !cont(2) || !cont(3)) return 0;
-      if (c == 0xF0 && b(1) < 0x90) return 0;
-      if (c == 0xF4 && b(1) >= 0x90) return 0;
-      return 4;
-    }
-    return 0;
-  }
-
   std::string parse_string() {
     size_t start = pos_;
     pos_++;  // '"'
@@ -421,7 +418,7 @@ class Parser {
       }
       if (c < 0x20) fail("control character in a string (escape it, e.g. \\n)");
       if (c >= 0x80) {
-        size_t n = utf8_length();
+        size_t n = utf8_sequence_length(s_, pos_);
         if (n == 0) fail("invalid UTF-8 in a string");
         out.append(s_.data() + pos_, n);
         pos_ += n;

@@ -1,6 +1,6 @@
 // json.h: a small JSON value (null, bool, number, string, array, object that keeps insertion
 // order), a strict RFC 8259 parser whose errors give the file name, line and column, and a
-// writer with proper escaping (UTF-8 passes through unchanged). Used for cat_to_name.json, the
+// writer whose output is always valid UTF-8 JSON (see dump()). Used for cat_to_name.json, the
 // trainer's history.json and its --json output.
 #pragma once
 #include <cstddef>
@@ -81,7 +81,11 @@ class Json {
 
   // Serialises: indent < 0 gives one line, otherwise pretty-printed with `indent` spaces.
   // Numbers use the shortest text that reads back exactly; integers print without ".0".
-  // JSON has no NaN or infinity: non-finite numbers are written as null.
+  // JSON has no NaN or infinity: non-finite numbers are written as null. Strings: valid UTF-8
+  // passes through unchanged; a byte that is not part of a valid UTF-8 sequence (a file name
+  // from a Latin-1 system) is written as \u00XX, its Latin-1 reading (0xE9 -> \u00e9, "é"), so
+  // the output always passes a strict parser. Such a string reads back as UTF-8 ("caf\xE9"
+  // reads back as "café"), not as the original bytes.
   std::string dump(int indent = -1) const;
 
   friend bool operator==(const Json& a, const Json& b) { return a.v_ == b.v_; }

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "data/json.h"
+#include "data/utf8.h"
 #include "dataset/test_util.h"
 
 namespace sepal::data {
@@ -65,6 +66,29 @@ TEST(Json, EscapesAndUnicode) {
   Json s(std::string("q\"\\\n\x01 \xC3\xA9\xF0\x9F\x8C\xB8"));
   EXPECT_EQ(s.dump(), "\"q\\\"\\\\\\n\\u0001 \xC3\xA9\xF0\x9F\x8C\xB8\"");
   EXPECT_EQ(parse_json(s.dump()).as_string(), s.as_string());
+}
+
+TEST(Utf8, ValidatesAndEscapes) {
+  EXPECT_TRUE(is_valid_utf8("caf\xC3\xA9 \xF0\x9F\x8C\xB8 \xED\x9F\xBF \xF4\x8F\xBF\xBF"));
+  for (const char* bad : {"caf\xE9", "\x80", "\xC0\xAF", "\xE0\x80\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80",
+                          "\xF5\x80\x80\x80", "\xFF", "\xC3", "\xE2\x82"})
+    EXPECT_FALSE(is_valid_utf8(bad)) << escape_invalid_utf8(bad);
+  EXPECT_EQ(escape_invalid_utf8("train/caf\xE9 \xC3\xA9\xC3"), "train/caf\\xE9 \xC3\xA9\\xC3");
+}
+
+// A file name from a Latin-1 system ("caf\xE9") or any other invalid UTF-8 must still give valid
+// JSON: each invalid byte is written as \u00XX, its Latin-1 reading; valid UTF-8 is unchanged.
+TEST(Json, WriterEscapesInvalidUtf8AsLatin1) {
+  Json s(std::string("caf\xE9 \xC3\xA9 \xFF\xC3 \xED\xA0\x80 \xC0\xAF"));
+  EXPECT_EQ(s.dump(), "\"caf\\u00e9 \xC3\xA9 \\u00ff\\u00c3 \\u00ed\\u00a0\\u0080 \\u00c0\\u00af\"");
+  EXPECT_TRUE(is_valid_utf8(s.dump()));
+  // Our strict parser reads it back as the Latin-1 reading in UTF-8.
+  EXPECT_EQ(parse_json(s.dump()).as_string(),
+            "caf\xC3\xA9 \xC3\xA9 \xC3\xBF\xC3\x83 \xC3\xAD\xC2\xA0\xC2\x80 \xC3\x80\xC2\xAF");
+  // Keys too, and inside nested values.
+  Json o = Json::object();
+  o.set("k\xE9y", Json::Array{Json("\x80")});
+  EXPECT_EQ(o.dump(), "{\"k\\u00e9y\":[\"\\u0080\"]}");
 }
 
 TEST(Json, WriterFormatsNumbersAndRoundTrips) {
