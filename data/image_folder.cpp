@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "data/json.h"
+#include "data/utf8.h"
 
 namespace fs = std::filesystem;
 
@@ -99,6 +100,13 @@ ImageFolder::ImageFolder(const std::string& root, BadDataPolicy policy) : root_(
   classes_ = subfolders(root);
   if (classes_.empty())
     throw DataError(root + ": no class folders found (expected root/<class>/<image>, e.g. " + root + "/1/image_06734.jpg)");
+  // Decided here, before any file is probed or any epoch runs: a class name goes into
+  // checkpoints and JSON as UTF-8 text, so a folder name that is not UTF-8 is refused.
+  for (const auto& name : classes_)
+    if (!is_valid_utf8(name))
+      throw DataError(escape_invalid_utf8((fs::path(root) / name).string()) +
+                      ": class folder name is not valid UTF-8 (class names are stored as UTF-8 in checkpoints "
+                      "and JSON); rename it to a UTF-8 name (convmv -f latin1 -t utf8 converts Latin-1 names)");
   for (size_t i = 0; i < classes_.size(); ++i) class_to_idx_[classes_[i]] = static_cast<int64_t>(i);
 
   for (size_t label = 0; label < classes_.size(); ++label) {

@@ -35,7 +35,11 @@ class ImageFolder : public Dataset {
   // Scans root. Each file is checked cheaply (opened and its header parsed, not decoded): under
   // Error the first bad file throws DataError naming it; under Skip it is left out, listed in
   // skipped_files() and warned about on stderr. Always errors (naming the folder): root missing
-  // or not a folder, no class folders, a class folder with no image files (as torchvision).
+  // or not a folder, no class folders, a class folder with no image files (as torchvision), a
+  // class folder whose name is not valid UTF-8 (class names are stored as UTF-8 text in
+  // checkpoints and JSON; the message shows the invalid bytes as \xHH, e.g. "root/caf\xE9").
+  // Anything that is not a regular file (a FIFO, socket, device, broken link or link loop) with
+  // an image extension is a bad file; nothing is opened in a way that could block.
   // A class whose files were all skipped keeps its label and simply has no samples.
   explicit ImageFolder(const std::string& root, BadDataPolicy policy = BadDataPolicy::Error);
 

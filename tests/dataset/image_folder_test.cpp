@@ -87,6 +87,28 @@ TEST(ImageFolder, FolderErrorsNameTheFolder) {
   }
 }
 
+// Class names go into checkpoints and JSON as UTF-8, so a class folder named in Latin-1 is refused
+// at scan time, under either policy, naming the folder with the bad byte escaped.
+TEST(ImageFolder, NonUtf8ClassFolderIsRefusedAtScanTime) {
+  TempDir dir;
+  write_png(dir / "a/1.png");
+  write_png(dir / "caf\xC3\xA9/1.png");  // valid UTF-8: fine
+  ImageFolder ok(dir.path());
+  EXPECT_EQ(ok.classes(), (std::vector<std::string>{"a", "caf\xC3\xA9"}));
+  write_png(dir / "caf\xE9/1.png");
+  const std::string want = dir / "caf\\xE9" +
+                           ": class folder name is not valid UTF-8 (class names are stored as UTF-8 in checkpoints "
+                           "and JSON); rename it to a UTF-8 name (convmv -f latin1 -t utf8 converts Latin-1 names)";
+  for (auto policy : {BadDataPolicy::Error, BadDataPolicy::Skip})
+    EXPECT_EQ(error_of([&] { ImageFolder f(dir.path(), policy); }), want);
+  // The train/valid layout: the error names train/, before valid/ is scanned.
+  write_png(dir / "root/train/caf\xE9/1.png");
+  write_png(dir / "root/valid/caf\xE9/1.png");
+  EXPECT_EQ(error_of([&] { open_image_folder_splits(dir / "root", BadDataPolicy::Skip); }).rfind(
+                dir / "root/train/caf\\xE9: class folder name is not valid UTF-8", 0),
+            0u);
+}
+
 class BadFolder : public ::testing::Test {
  protected:
   TempDir dir;
