@@ -19,7 +19,9 @@
 #include <stb_image_write.h>
 #pragma GCC diagnostic pop
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -46,12 +48,38 @@ using File = std::unique_ptr<FILE, FileCloser>;
   throw DataError(name + ": " + reason);
 }
 
+// What a path that is not a regular file is, for the message.
+std::string file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a named pipe (FIFO)";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "not a regular file";
+}
+
+void check_regular(const std::string& path, const struct stat& st) {
+  if (!S_ISREG(st.st_mode)) fail(path, "not a regular file: " + file_kind(st.st_mode));
+}
+
+// Opens an image file for reading without ever blocking. The type is checked with stat() (which
+// follows links) before anything is opened: opening a FIFO for reading waits for a writer
+// forever, and opening a device can have side effects. The open itself is non-blocking and
+// checked again with fstat(), so a file replaced by a FIFO between the two cannot block either.
 File open_regular(const std::string& path, uint64_t* size) {
-  File f(std::fopen(path.c_str(), "rb"));
-  if (!f) fail(path, std::string("cannot open: ") + std::strerror(errno));
   struct stat st {};
-  if (fstat(fileno(f.get()), &st) != 0) fail(path, std::string("cannot stat: ") + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) fail(path, "not a regular file");
+  if (stat(path.c_str(), &st) != 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  check_regular(path, st);
+  int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  File f(fdopen(fd, "rb"));
+  if (!f) {
+    int err = errno;
+    close(fd);
+    fail(path, std::string("cannot open: ") + std::strerror(err));
+  }
+  if (fstat(fd, &st) != 0) fail(path, std::string("cannot stat: ") + std::strerror(errno));
+  check_regular(path, st);  // O_NONBLOCK has no effect on a regular file's reads
   if (st.st_size == 0) fail(path, "empty file (0 bytes)");
   if (static_cast<uint64_t>(st.st_size) > kMaxFileBytes) fail(path, "file too large for an image");
   *size = static_cast<uint64_t>(st.st_size);
@@ -67,6 +95,14 @@ std::string unsupported_format(const uint8_t* b, size_t n) {
     return "WebP images are not supported (stb_image decodes JPEG, PNG, BMP, PPM/PGM); convert it";
   return "";
 }
+
+// stb_image 2.27 reads 16-bit PGM/PPM samples (maxval above 255) in the wrong byte order, and for
+// a gray PGM expanded to RGB it converts the buffer as 8-bit and then reads past its end. Such
+// files are refused (header checked only: P5 or P6 and a 16-bit maxval) before stb decodes them.
+constexpr const char* kPnm16 =
+    "16-bit PGM/PPM (maxval above 255) is not supported (stb_image 2.27 decodes it wrongly); "
+    "convert it to 8 bits or to PNG";
+bool is_pnm(const uint8_t* b, size_t n) { return n >= 2 && b[0] == 'P' && (b[1] == '5' || b[1] == '6'); }
 
 std::string stb_reason() {
   const char* r = stbi_failure_reason();
@@ -124,12 +160,14 @@ Image decode_image(const uint8_t* bytes, size_t size, const std::string& name) {
   int w = 0, h = 0, c = 0;
   if (!stbi_info_from_memory(bytes, static_cast<int>(size), &w, &h, &c)) fail(name, stb_reason());
   check_pixels(name, w, h);
+  if (is_pnm(bytes, size) && stbi_is_16_bit_from_memory(bytes, static_cast<int>(size))) fail(name, kPnm16);
   const bool jpeg = size >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
   if (jpeg && jpeg_truncated(bytes, size)) fail(name, "truncated JPEG (no end-of-image marker after the last scan)");
   if (size >= 2 && bytes[0] == 'B' && bytes[1] == 'M' && bmp_truncated(bytes, size))
     fail(name, "truncated BMP (the pixel data is shorter than the header says)");
-  // 16-bit PNGs are reduced to 8 bits by stb (the high byte); gray, gray+alpha and RGBA become
-  // RGB (gray replicated, alpha dropped as PIL's convert("RGB") does).
+  // 16-bit samples are reduced to 8 bits by stb (the high byte; PIL clamps 16-bit gray instead,
+  // see image.h); gray, gray+alpha and RGBA become RGB (gray replicated, alpha dropped as PIL's
+  // convert("RGB") does).
   stbi_uc* pixels = stbi_load_from_memory(bytes, static_cast<int>(size), &w, &h, &c, 3);
   if (!pixels) fail(name, stb_reason());
   std::unique_ptr<stbi_uc, void (*)(void*)> owned(pixels, stbi_image_free);
@@ -161,6 +199,7 @@ ImageInfo probe_image(const std::string& path) {
   ImageInfo info;
   if (!stbi_info_from_file(f.get(), &info.width, &info.height, &info.channels)) fail(path, stb_reason());
   check_pixels(path, info.width, info.height);
+  if (is_pnm(head, got) && stbi_is_16_bit_from_file(f.get())) fail(path, kPnm16);
   return info;
 }
 

@@ -1,7 +1,7 @@
 // image.h: the 8-bit image every data path works on, and decoding/encoding with stb_image.
 // Layout HWC, interleaved: pixel (y, x) channel c is pixels[(y * width + x) * channels + c].
 // Decoded images are always 8-bit RGB (channels == 3), whatever the file held (grayscale,
-// grayscale+alpha, RGBA, 16-bit PNG).
+// grayscale+alpha, RGBA, 16-bit PNG: the high byte, see load_image).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -33,7 +33,17 @@ struct Image {
 
 // Decodes JPEG, PNG (8/16-bit, gray, gray+alpha, RGB, RGBA), BMP, ... to 8-bit RGB. Alpha is
 // dropped (as PIL's convert("RGB") does). Throws DataError "PATH: reason" for an empty,
-// truncated, corrupt or non-image file, or one that cannot be opened.
+// truncated, corrupt or non-image file, one that cannot be opened, or anything that is not a
+// regular file (a directory, FIFO, socket or device: refused before it is opened, never blocks).
+//
+// 16-bit PNG samples become their high byte (v >> 8: 0x1234 -> 0x12, 0x00FF -> 0, 0xFFFF ->
+// 255). This is what PIL does for 16-bit RGB, RGBA and gray+alpha PNGs, but NOT what PIL (and
+// so torchvision's ImageFolder) does for a 16-bit gray PNG: PIL opens it as mode "I" (Pillow
+// 9.4) or "I;16" (later versions), and convert("RGB") clamps each value to 0-255 (min(v, 255):
+// 0x1234 -> 255, 0x00FF -> 255, 0x0080 -> 128), so the image comes out almost entirely white
+// (Pillow issues #2574, #3011). sepal keeps the picture: such files differ from torchvision on
+// purpose; convert them to 8 bits to get the same pixels in both. 16-bit PGM/PPM (maxval above
+// 255) is refused (a DataError, also from probe_image): stb_image 2.27 decodes it wrongly.
 Image load_image(const std::string& path);
 Image decode_image(const uint8_t* bytes, size_t size, const std::string& name);
 

@@ -62,6 +62,52 @@ TEST(Image, Decodes16BitPngToTheHighByte) {
   EXPECT_EQ(rgb_of(load_image(dir / "rgba16.png")), (std::vector<uint8_t>{0x11, 0x22, 0x33}));
 }
 
+// The decision documented in image.h: a 16-bit gray sample v becomes its high byte v >> 8, where
+// PIL's Image.open(p).convert("RGB") clamps it: min(v, 255) (Pillow 9.4, Debian 12, opens the PNG
+// as mode "I"; later versions open it as "I;16", whose I16_RGB clamps the same way). Checked
+// with Debian's python3-pil:
+//   PIL:   0x0080 -> 128, 0x00FF -> 255, 0x0100 -> 255, 0x1234 -> 255, 0x8000 -> 255, 0xFFFF -> 255
+//   sepal: 0x0080 -> 0,   0x00FF -> 0,   0x0100 -> 1,   0x1234 -> 18,  0x8000 -> 128, 0xFFFF -> 255
+// For 16-bit gray+alpha PIL takes the high byte too (0x1234 -> 18), like sepal.
+TEST(Image, SixteenBitGrayIsTheHighByteNotPilsClamp) {
+  TempDir dir;
+  const std::vector<uint16_t> v = {0x0080, 0x00FF, 0x0100, 0x1234, 0x8000, 0xFFFF};
+  const std::vector<uint8_t> high = {0, 0, 1, 18, 128, 255};
+  std::vector<uint8_t> rgb;
+  for (uint8_t h : high) rgb.insert(rgb.end(), {h, h, h});
+  testing::write_bytes(dir / "g16.png", testing::encode_png(6, 1, 16, 0, v));
+  EXPECT_EQ(rgb_of(load_image(dir / "g16.png")), rgb);
+  std::vector<uint16_t> with_alpha;
+  for (uint16_t s : v) with_alpha.insert(with_alpha.end(), {s, 0xFFFF});
+  testing::write_bytes(dir / "ga16.png", testing::encode_png(2, 3, 16, 4, with_alpha));
+  EXPECT_EQ(rgb_of(load_image(dir / "ga16.png")), rgb);
+}
+
+// stb_image 2.27 decodes 16-bit PGM/PPM wrongly (little-endian samples; a gray PGM read past the
+// end of its buffer): they are refused, by the cheap scan too, rather than decoded to garbage.
+TEST(Image, SixteenBitPgmAndPpmAreRefused) {
+  TempDir dir;
+  const std::string reason =
+      "16-bit PGM/PPM (maxval above 255) is not supported (stb_image 2.27 decodes it wrongly); "
+      "convert it to 8 bits or to PNG";
+  for (std::string header : {"P5 3 1 65535\n", "P6 1 1 65535\n", "P5 3 1 1023\n"}) {
+    std::vector<uint8_t> pnm(header.begin(), header.end());
+    for (uint16_t s : {0x1234, 0x00FF, 0x0080}) pnm.insert(pnm.end(), {uint8_t(s >> 8), uint8_t(s)});
+    testing::write_bytes(dir / "x.pgm", pnm);
+    EXPECT_EQ(load_error(dir / "x.pgm"), dir / "x.pgm" + ": " + reason) << header;
+    std::string probe = "(no error)";
+    try {
+      probe_image(dir / "x.pgm");
+    } catch (const DataError& e) {
+      probe = e.what();
+    }
+    EXPECT_EQ(probe, dir / "x.pgm" + ": " + reason) << header;
+  }
+  // 8-bit PGM (maxval 255) still decodes.
+  testing::write_bytes(dir / "x.pgm", {'P', '5', ' ', '2', ' ', '1', ' ', '2', '5', '5', '\n', 7, 200});
+  EXPECT_EQ(rgb_of(load_image(dir / "x.pgm")), (std::vector<uint8_t>{7, 7, 7, 200, 200, 200}));
+}
+
 TEST(Image, DecodesBmpAndPgmWrittenByHand) {
   TempDir dir;
   // 24-bit BMP, 2 wide x 2 high, rows bottom-up, pixels BGR, rows padded to 4 bytes.
@@ -212,7 +258,7 @@ TEST_F(BadImage, UnsupportedFormatsAndHugeImages) {
 TEST_F(BadImage, MissingDirectoryAndUnreadableFiles) {
   EXPECT_EQ(load_error(dir / "missing.png"), dir / "missing.png" + ": cannot open: No such file or directory");
   std::filesystem::create_directories(dir / "folder.png");
-  EXPECT_EQ(load_error(dir / "folder.png"), dir / "folder.png" + ": not a regular file");
+  EXPECT_EQ(load_error(dir / "folder.png"), dir / "folder.png" + ": not a regular file: a directory");
   if (geteuid() == 0) GTEST_SKIP() << "running as root, which can read a chmod 000 file";
   testing::write_bytes(dir / "locked.png", good_png);
   ASSERT_EQ(chmod((dir / "locked.png").c_str(), 0), 0);
