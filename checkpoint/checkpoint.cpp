@@ -88,8 +88,12 @@ schema::RecordList build_records(const Checkpoint& ckpt, const std::string& cont
       if (st.step < 0) fail("optimizer state of " + quote_name(name) + " has a negative step");
       out.i64(schema::state_record(name, "step"), Role::Optimizer, st.step);
       const ParamIdentity& id = *identity.at(name);
+      std::string previous;
       for (const auto& [buf, t] : st.buffers) {
         schema::check_component(out, buf, "optimizer buffer");
+        if (const std::string why = schema::buffer_problem(o.type, previous, buf); !why.empty())
+          fail("optimizer state of " + quote_name(name) + ": " + why);
+        previous = buf;
         if (buf == "step") fail("optimizer buffer of " + quote_name(name) + " may not be called \"step\"");
         if (!t.defined() || !is_floating(t.dtype()) || t.shape() != id.shape)
           fail("optimizer buffer " + buf + " of " + quote_name(name) +

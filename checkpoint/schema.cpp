@@ -4,6 +4,7 @@
 // an unknown record and an error.
 #include "checkpoint/schema.h"
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 #include <set>
@@ -168,6 +169,7 @@ void decode_meta(Index& ix, TrainingMeta& m) {
   m.best_val_acc = ix.f64("meta/best_val_acc", M);
   m.best_epoch = ix.i64("meta/best_epoch", M);
   m.mode = ix.text("meta/mode", M);
+  if (const std::string why = mode_problem(m.mode); !why.empty()) ix.reader().fail(ix.info(*ix.find("meta/mode")), why);
   m.arch = ix.text("meta/arch", M);
   m.num_classes = ix.i64("meta/num_classes", M);
   m.classes = ix.strings("meta/classes", M);
@@ -259,6 +261,11 @@ void decode_optimizer(Index& ix, Decoded& d, bool meta_only) {
     return;
   }
   opt.type = ix.text(kOptimizerType, O);
+  if (const std::string why = optimizer_type_problem(opt.type); !why.empty()) reader.fail(ix.info(*type), why);
+  for (size_t gi = 0; gi < opt.groups.size(); ++gi)
+    for (const auto& [name, value] : opt.groups[gi].options)
+      if (const std::string why = option_problem(opt.type, name); !why.empty())
+        reader.fail(ix.info(*ix.find(group_record(gi, "option_names"))), why);
   // Group records beyond the count, or with another field, are left unused: unknown records.
   std::map<std::string, int64_t> member_group;
   for (size_t gi = 0; gi < opt.groups.size(); ++gi)
@@ -289,6 +296,9 @@ void decode_optimizer(Index& ix, Decoded& d, bool meta_only) {
         reader.fail(r, std::string("optimizer buffers are F32 or F64, got ") + format::type_name(r.type));
       if (r.shape != p->second->shape)
         reader.fail(r, "shape " + shape_text(r.shape) + " differs from its parameter's " + shape_text(p->second->shape));
+      if (const std::string why = buffer_problem(opt.type, st.buffers.empty() ? "" : st.buffers.back().first, field);
+          !why.empty())
+        reader.fail(r, why);
       st.buffers.emplace_back(field, i);
     }
   }
@@ -321,17 +331,135 @@ void decode_scheduler(Index& ix, Decoded& d, bool meta_only) {
   std::vector<size_t> lists = ix.with_prefix(kSchedListPrefix);
   if (meta_only) return;
   s.type = ix.text(kSchedulerType, S);
+  if (const std::string why = scheduler_type_problem(s.type); !why.empty()) ix.reader().fail(ix.info(*type), why);
   std::vector<std::string> keys = ix.strings(names, S);
+  for (const std::string& k : keys)
+    if (const std::string why = scheduler_value_problem(s.type, k); !why.empty()) ix.reader().fail(ix.info(names), why);
   s.values = zip_map(ix, names, keys, ix.f64s(values, S, static_cast<int64_t>(keys.size())));
   for (size_t i : lists) {
     const std::string key = ix.info(i).name.substr(std::strlen(kSchedListPrefix));
     if (key.empty() || key.find('/') != std::string::npos) ix.reader().fail(ix.info(i), "malformed scheduler list name");
+    if (const std::string why = scheduler_list_problem(s.type, key); !why.empty()) ix.reader().fail(ix.info(i), why);
     s.lists[key] = ix.f64s(i, S);
   }
   d.scheduler = std::move(s);
 }
 
 }  // namespace
+
+namespace {
+
+
+// An optimizer type, its group options and its state buffers (in their record order).
+struct OptimizerWords {
+  const char* type;
+  std::vector<std::string> options, buffers;
+};
+const std::vector<OptimizerWords>& optimizer_words() {
+  static const std::vector<OptimizerWords> words = [] {
+    const std::vector<std::string> adam_options = {"lr",           "initial_lr", "beta1",   "beta2",
+                                                   "eps",          "weight_decay", "amsgrad", "maximize"};
+    const std::vector<std::string> adam_buffers = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+    return std::vector<OptimizerWords>{
+        {"Adam", adam_options, adam_buffers},
+        {"AdamW", adam_options, adam_buffers},
+        {"SGD", {"lr", "initial_lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"}, {"momentum_buffer"}}};
+  }();
+  return words;
+}
+
+// A scheduler type, its value names and its list names.
+struct SchedulerWords {
+  const char* type;
+  std::vector<std::string> values, lists;
+};
+const std::vector<SchedulerWords>& scheduler_words() {
+  static const std::vector<SchedulerWords> words = {
+      {"StepLR", {"last_epoch", "step_count", "step_size", "gamma"}, {"last_lr", "base_lrs"}},
+      {"MultiStepLR", {"last_epoch", "step_count", "gamma"}, {"last_lr", "base_lrs", "milestones"}},
+      {"CosineAnnealingLR", {"last_epoch", "step_count", "T_max", "eta_min"}, {"last_lr", "base_lrs"}},
+      {"ReduceLROnPlateau",
+       {"last_epoch", "mode_max", "factor", "patience", "threshold", "threshold_abs", "cooldown", "min_lr", "eps",
+        "best", "num_bad_epochs", "cooldown_counter"},
+       {"last_lr", "min_lrs"}}};
+  return words;
+}
+
+const char* kModes[] = {"", "feature-extract", "finetune", "finetune-from=layer1", "finetune-from=layer2",
+                        "finetune-from=layer3", "finetune-from=layer4"};
+
+template <typename Words>
+const Words* find_words(const std::vector<Words>& all, const std::string& type) {
+  for (const Words& w : all)
+    if (type == w.type) return &w;
+  return nullptr;
+}
+
+template <typename Words>
+std::string type_list(const std::vector<Words>& all) {
+  std::string out;
+  for (const Words& w : all) out += (out.empty() ? "" : ", ") + std::string(w.type);
+  return out;
+}
+
+std::string word_list(const std::vector<std::string>& words) {
+  std::string out;
+  for (const std::string& w : words) out += (out.empty() ? "" : ", ") + w;
+  return out;
+}
+
+// The position of `word` in `words`, or -1.
+int64_t position(const std::vector<std::string>& words, const std::string& word) {
+  for (size_t i = 0; i < words.size(); ++i)
+    if (words[i] == word) return static_cast<int64_t>(i);
+  return -1;
+}
+
+}  // namespace
+
+std::string optimizer_type_problem(const std::string& type) {
+  if (find_words(optimizer_words(), type)) return "";
+  return "optimizer type " + quote_name(type) + " is not one of " + type_list(optimizer_words());
+}
+
+std::string option_problem(const std::string& type, const std::string& option) {
+  const OptimizerWords* w = find_words(optimizer_words(), type);
+  if (!w || position(w->options, option) >= 0) return "";
+  return "option " + quote_name(option) + " is not one of " + type + "'s (" + word_list(w->options) + ")";
+}
+
+std::string buffer_problem(const std::string& type, const std::string& previous, const std::string& buffer) {
+  const OptimizerWords* w = find_words(optimizer_words(), type);
+  if (!w) return "";
+  const int64_t at = position(w->buffers, buffer);
+  if (at < 0) return "buffer " + quote_name(buffer) + " is not one of " + type + "'s (" + word_list(w->buffers) + ")";
+  if (!previous.empty() && position(w->buffers, previous) >= at)
+    return "buffer " + quote_name(buffer) + " comes after " + quote_name(previous) + ": " + type +
+           "'s buffers are in the order " + word_list(w->buffers);
+  return "";
+}
+
+std::string scheduler_type_problem(const std::string& type) {
+  if (find_words(scheduler_words(), type)) return "";
+  return "scheduler type " + quote_name(type) + " is not one of " + type_list(scheduler_words());
+}
+
+std::string scheduler_value_problem(const std::string& type, const std::string& name) {
+  const SchedulerWords* w = find_words(scheduler_words(), type);
+  if (!w || position(w->values, name) >= 0) return "";
+  return "value " + quote_name(name) + " is not one of " + type + "'s (" + word_list(w->values) + ")";
+}
+
+std::string scheduler_list_problem(const std::string& type, const std::string& name) {
+  const SchedulerWords* w = find_words(scheduler_words(), type);
+  if (!w || position(w->lists, name) >= 0) return "";
+  return "list " + quote_name(name) + " is not one of " + type + "'s (" + word_list(w->lists) + ")";
+}
+
+std::string mode_problem(const std::string& mode) {
+  if (std::find(std::begin(kModes), std::end(kModes), mode) != std::end(kModes)) return "";
+  return "mode " + quote_name(mode) + " is not one of feature-extract, finetune, finetune-from=layer1..layer4 (or empty)";
+}
 
 std::string model_record(const std::string& tensor) { return kModelPrefix + tensor; }
 std::string group_record(size_t group, const char* field) {
@@ -495,6 +623,10 @@ void encode_identity(RecordList& out, const std::vector<ParamIdentity>& params) 
 
 void encode_optimizer_groups(RecordList& out, const std::string& type, const std::vector<DecodedGroup>& groups) {
   const Role O = Role::Optimizer;
+  if (const std::string why = optimizer_type_problem(type); !why.empty()) out.fail(why);
+  for (const DecodedGroup& g : groups)
+    for (const auto& [k, v] : g.options)
+      if (const std::string why = option_problem(type, k); !why.empty()) out.fail(why);
   out.text(kOptimizerType, O, type);
   out.i64(kOptimizerGroups, O, static_cast<int64_t>(groups.size()));
   for (size_t gi = 0; gi < groups.size(); ++gi) {
@@ -512,6 +644,11 @@ void encode_optimizer_groups(RecordList& out, const std::string& type, const std
 
 void encode_scheduler(RecordList& out, const DecodedScheduler& s) {
   const Role S = Role::Scheduler;
+  if (const std::string why = scheduler_type_problem(s.type); !why.empty()) out.fail(why);
+  for (const auto& [k, v] : s.values)
+    if (const std::string why = scheduler_value_problem(s.type, k); !why.empty()) out.fail(why);
+  for (const auto& [k, v] : s.lists)
+    if (const std::string why = scheduler_list_problem(s.type, k); !why.empty()) out.fail(why);
   out.text(kSchedulerType, S, s.type);
   std::vector<std::string> keys;
   std::vector<double> values;
@@ -532,7 +669,8 @@ void encode_meta(RecordList& out, const TrainingMeta& m) {
   out.i64("meta/epoch", M, m.epoch);
   out.f64("meta/best_val_acc", M, m.best_val_acc);
   out.i64("meta/best_epoch", M, m.best_epoch);
-  out.text("meta/mode", M, m.mode);
+  out.text("meta/mode", M, m.mode);  // valid UTF-8 first, then one of the modes
+  if (const std::string why = mode_problem(m.mode); !why.empty()) out.fail(why);
   out.text("meta/arch", M, m.arch);
   out.i64("meta/num_classes", M, m.num_classes);
   out.strings("meta/classes", M, m.classes);

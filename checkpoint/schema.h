@@ -91,6 +91,17 @@ class RecordList {
 // no '/', no NUL; throws CheckpointError "<context>: <what> <name> ...".
 void check_component(const RecordList& out, const std::string& name, const char* what);
 
+// The closed value lists of docs/checkpoint-format.md, shared by the reader and the writer:
+// each returns "" when the value is allowed, else why not. Names of an unknown type are not
+// judged (the type itself is the error). `previous` is the buffer recorded just before (or "").
+std::string optimizer_type_problem(const std::string& type);
+std::string option_problem(const std::string& type, const std::string& option);
+std::string buffer_problem(const std::string& type, const std::string& previous, const std::string& buffer);
+std::string scheduler_type_problem(const std::string& type);
+std::string scheduler_value_problem(const std::string& type, const std::string& name);
+std::string scheduler_list_problem(const std::string& type, const std::string& name);
+std::string mode_problem(const std::string& mode);
+
 void encode_identity(RecordList& out, const std::vector<ParamIdentity>& params);
 void encode_optimizer_groups(RecordList& out, const std::string& type, const std::vector<DecodedGroup>& groups);
 void encode_scheduler(RecordList& out, const DecodedScheduler& sched);

@@ -117,7 +117,7 @@ TEST(CheckpointFormat, RoundTripsEveryRecordKind) {
   o.state["empty"] = {1, {{"exp_avg", zeros({0, 3})}}};
   c.optimizer = o;
   c.scheduler = optim::SchedulerStateDict{
-      "MultiStepLR", {{"last_epoch", 4}, {"gamma", 0.1}}, {{"milestones", {2, 2, 5}}, {"base_lrs", {1e-3, 1e-5}}, {"empty", {}}}};
+      "MultiStepLR", {{"last_epoch", 4}, {"gamma", 0.1}}, {{"milestones", {2, 2, 5}}, {"base_lrs", {1e-3, 1e-5}}, {"last_lr", {}}}};
   c.meta = full_meta();
   const std::vector<uint8_t> bytes = ck::serialize_checkpoint(c);
   ck::Checkpoint back = ck::parse_checkpoint(bytes.data(), bytes.size(), kSource);
@@ -335,6 +335,57 @@ TEST(CheckpointFormat, SaveRejectsWhatTheLoaderCouldNotRead) {
   ck::Checkpoint g;
   g.meta.mode = "\xFF";
   EXPECT_TRUE(refuses(g, "UTF-8"));
+}
+
+// docs/checkpoint-format.md closes every value list: optimizer and scheduler types, their
+// option, value, list and buffer names (buffers in their order), and meta/mode. The writer
+// refuses what the reader would (serialize validates by decoding).
+TEST(CheckpointFormat, EveryListOfValuesIsClosed) {
+  auto refuses = [](const ck::Checkpoint& c, const std::string& needle) {
+    try {
+      ck::serialize_checkpoint(c);
+    } catch (const ck::CheckpointError& e) {
+      return std::string(e.what()).find(needle) != std::string::npos ? ::testing::AssertionSuccess()
+                                                                      : ::testing::AssertionFailure() << e.what();
+    }
+    return ::testing::AssertionFailure() << "accepted";
+  };
+  const ck::Checkpoint good = trained_state(2).capture();
+  ASSERT_NO_THROW(ck::serialize_checkpoint(good));
+  ck::Checkpoint c = good;
+  c.optimizer->type = "Adagrad";
+  EXPECT_TRUE(refuses(c, "optimizer type \"Adagrad\" is not one of Adam, AdamW, SGD"));
+  c = good;
+  c.optimizer->groups[0].options["lr_decay"] = 0.1;
+  EXPECT_TRUE(refuses(c, "option \"lr_decay\" is not one of Adam's"));
+  c = good;
+  ASSERT_FALSE(c.optimizer->state.empty());
+  optim::ParamState& st = c.optimizer->state.begin()->second;
+  st.buffers.emplace_back("exp_avg2", st.buffers.front().second);
+  EXPECT_TRUE(refuses(c, "buffer \"exp_avg2\" is not one of Adam's (exp_avg, exp_avg_sq, max_exp_avg_sq)"));
+  st.buffers.pop_back();
+  std::swap(st.buffers[0], st.buffers[1]);  // exp_avg_sq before exp_avg
+  EXPECT_TRUE(refuses(c, "comes after \"exp_avg_sq\""));
+  c = good;
+  c.optimizer->type = "SGD";  // Adam's options and buffers are not SGD's
+  EXPECT_TRUE(refuses(c, "not one of SGD's"));
+  c = good;
+  c.scheduler->type = "WarmupLR";
+  EXPECT_TRUE(refuses(c, "scheduler type \"WarmupLR\" is not one of StepLR, MultiStepLR, CosineAnnealingLR, ReduceLROnPlateau"));
+  c = good;
+  c.scheduler->values["warmup"] = 3;
+  EXPECT_TRUE(refuses(c, "value \"warmup\" is not one of StepLR's"));
+  c = good;
+  c.scheduler->lists["milestones"] = {3, 6};  // MultiStepLR's, not StepLR's
+  EXPECT_TRUE(refuses(c, "list \"milestones\" is not one of StepLR's"));
+  c = good;
+  c.meta.mode = "finetune-from=layer5";
+  EXPECT_TRUE(refuses(c, "mode \"finetune-from=layer5\" is not one of"));
+  for (const char* mode : {"", "feature-extract", "finetune", "finetune-from=layer1", "finetune-from=layer4"}) {
+    c.meta.mode = mode;
+    const std::vector<uint8_t> bytes = ck::serialize_checkpoint(c);
+    EXPECT_NO_THROW(ck::parse_checkpoint(bytes.data(), bytes.size(), kSource)) << mode;
+  }
 }
 
 }  // namespace
