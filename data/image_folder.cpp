@@ -83,6 +83,25 @@ std::vector<std::string> class_files(const fs::path& class_dir) {
   return out;
 }
 
+// The reason of a DataError about `path`: its message without the "PATH: " prefix.
+std::string reason_of(const std::string& path, const std::string& what) {
+  return what.rfind(path + ": ", 0) == 0 ? what.substr(path.size() + 2) : what;
+}
+
+bool contains(const std::string& text, const char* part) { return text.find(part) != std::string::npos; }
+
+// "2 truncated", "1 not an image" / "5 not images".
+std::string count_phrase(const std::string& category, size_t n) {
+  std::string phrase = category;
+  if (n != 1) {
+    if (category == "not an image") phrase = "not images";
+    else if (category == "not a regular file") phrase = "not regular files";
+    else if (category == "broken link") phrase = "broken links";
+    else if (category == "unsupported format") phrase = "unsupported formats";
+  }
+  return std::to_string(n) + " " + phrase;
+}
+
 std::string list_names(const std::vector<std::string>& names) {
   std::string out;
   size_t shown = std::min<size_t>(names.size(), 10);
@@ -124,8 +143,7 @@ ImageFolder::ImageFolder(const std::string& root, BadDataPolicy policy) : root_(
         probe_image(path);
       } catch (const DataError& e) {
         if (policy_ == BadDataPolicy::Error) throw;
-        std::string what = e.what();
-        std::string reason = what.rfind(path + ": ", 0) == 0 ? what.substr(path.size() + 2) : what;
+        std::string reason = reason_of(path, e.what());
         std::cerr << "warning: skipping " << path << ": " << reason << "\n";
         skipped_.push_back({path, reason});
         continue;
@@ -140,7 +158,71 @@ Sample ImageFolder::get(size_t index) const {
     throw IndexError("ImageFolder " + root_ + ": index " + std::to_string(index) + " out of range for " +
                      std::to_string(samples_.size()) + " samples");
   const auto& [path, label] = samples_[index];
-  return Sample{load_image(path), label};
+  try {
+    return Sample{load_image(path), label};
+  } catch (const DataError& e) {
+    if (policy_ == BadDataPolicy::Skip) {
+      std::lock_guard<std::mutex> lock(decode_mutex_);
+      bool seen = false;
+      for (const auto& s : decode_skipped_) seen = seen || s.path == path;
+      if (!seen) decode_skipped_.push_back({path, reason_of(path, e.what())});
+    }
+    throw;
+  }
+}
+
+std::vector<SkippedFile> ImageFolder::decode_skipped() const {
+  std::lock_guard<std::mutex> lock(decode_mutex_);
+  return decode_skipped_;
+}
+
+SkipTally ImageFolder::skip_tally() const {
+  std::vector<SkippedFile> all = skipped_;
+  for (auto& s : decode_skipped()) all.push_back(std::move(s));
+  return tally_skipped(samples_.size() + skipped_.size(), all);
+}
+
+std::string ImageFolder::split_name() const {
+  fs::path p(root_);
+  std::string name = p.filename().string();
+  if (name.empty()) name = p.parent_path().filename().string();  // "root/valid/"
+  return (name.empty() ? root_ : name) + "/";
+}
+
+std::string skip_category(const std::string& reason) {
+  // Checked in this order: "truncated JPEG" before "cannot decode", "exceeds the limit" before
+  // anything about the header.
+  if (reason.rfind("empty file", 0) == 0) return "empty";
+  if (contains(reason, "truncated") || contains(reason, "shrank")) return "truncated";
+  if (contains(reason, "too large") || contains(reason, "exceeds the limit")) return "too large";
+  if (reason.rfind("not a regular file", 0) == 0) return "not a regular file";
+  if (reason.rfind("not a recognised image", 0) == 0 || contains(reason, "unknown image type")) return "not an image";
+  if (contains(reason, "not supported")) return "unsupported format";
+  if (reason.rfind("cannot open", 0) == 0 || reason.rfind("cannot stat", 0) == 0 ||
+      reason.rfind("read error", 0) == 0) {
+    // stat() follows links: a link to nothing, or a loop of links
+    if (contains(reason, "No such file") || contains(reason, "Too many levels of symbolic links")) return "broken link";
+    return "unreadable";
+  }
+  if (reason.rfind("cannot decode", 0) == 0 || contains(reason, "no pixels") || contains(reason, "corrupt"))
+    return "corrupt";
+  return "other";
+}
+
+SkipTally tally_skipped(size_t files, const std::vector<SkippedFile>& skipped) {
+  SkipTally t;
+  t.files = files;
+  t.skipped = skipped.size();
+  for (const auto& s : skipped) ++t.by_reason[skip_category(s.reason)];
+  return t;
+}
+
+std::string SkipTally::summary(const std::string& split) const {
+  std::string out = "skipped " + std::to_string(skipped) + " of " + std::to_string(files) + " files in " + split;
+  std::vector<std::pair<std::string, size_t>> parts(by_reason.begin(), by_reason.end());
+  std::stable_sort(parts.begin(), parts.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  for (size_t i = 0; i < parts.size(); ++i) out += (i ? ", " : ": ") + count_phrase(parts[i].first, parts[i].second);
+  return out;
 }
 
 std::string ImageFolder::describe(size_t index) const {

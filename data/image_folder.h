@@ -12,6 +12,7 @@
 #pragma once
 #include <cstddef>
 #include <map>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,8 +28,26 @@ bool has_image_extension(const std::string& filename);
 
 struct SkippedFile {
   std::string path;
-  std::string reason;
+  std::string reason;  // the DataError message without the "PATH: " prefix
 };
+
+// The short category of a skip reason (SkippedFile::reason), for totals: "empty", "not an image",
+// "truncated", "too large", "not a regular file", "broken link", "unreadable", "unsupported
+// format", "corrupt", else "other".
+std::string skip_category(const std::string& reason);
+
+// How many files of one split were skipped, and why: the files found while scanning (those with an
+// image extension), the ones left out (at scan time or when decoding failed, each file once) and
+// their count per skip_category().
+struct SkipTally {
+  size_t files = 0;
+  size_t skipped = 0;
+  std::map<std::string, size_t> by_reason;
+  // "skipped 3 of 40 files in valid/: 2 truncated, 1 empty" (largest counts first, then by name;
+  // "skipped 0 of 40 files in valid/" when none was).
+  std::string summary(const std::string& split) const;
+};
+SkipTally tally_skipped(size_t files, const std::vector<SkippedFile>& skipped);
 
 class ImageFolder : public Dataset {
  public:
@@ -52,8 +71,16 @@ class ImageFolder : public Dataset {
   const std::string& root() const { return root_; }
   const std::map<std::string, int64_t>& class_to_idx() const { return class_to_idx_; }
   const std::vector<std::pair<std::string, int64_t>>& samples() const { return samples_; }  // (path, label)
+  // Files left out while scanning (each also warned about on stderr).
   size_t skipped() const { return skipped_.size(); }
   const std::vector<SkippedFile>& skipped_files() const { return skipped_; }
+  // Files that passed the scan but failed to decode in get() under Skip, each file once however
+  // many epochs met it, in the order first met (thread-safe: loader workers call get()).
+  std::vector<SkippedFile> decode_skipped() const;
+  // Both together: the split's total for "skipped N of M files in valid/: ...".
+  SkipTally skip_tally() const;
+  // The folder's name with a slash ("valid/"), for that line.
+  std::string split_name() const;
 
  private:
   std::string root_;
@@ -62,6 +89,8 @@ class ImageFolder : public Dataset {
   std::map<std::string, int64_t> class_to_idx_;
   std::vector<std::pair<std::string, int64_t>> samples_;
   std::vector<SkippedFile> skipped_;
+  mutable std::mutex decode_mutex_;
+  mutable std::vector<SkippedFile> decode_skipped_;
 };
 
 // Reads a cat_to_name.json object {"1": "pink primrose", ...}: folder name -> display name.

@@ -98,7 +98,11 @@ int evaluate_command(const std::vector<std::string>& argv) {
       std::printf("  %4lld x  %s -> %s\n", static_cast<long long>(pairs[i].count), names[pairs[i].truth].c_str(),
                   names[pairs[i].pred].c_str());
   }
-  if (loader.skipped() > 0) std::printf("\n%zu unreadable images were skipped\n", loader.skipped());
+  // one total per split: files left out while scanning and while decoding, by reason
+  if (const auto* folder = dynamic_cast<const data::ImageFolder*>(dataset.get()); folder && a.on("--skip-bad-images"))
+    std::printf("\n%s\n", folder->skip_tally().summary(folder->split_name()).c_str());
+  else if (loader.skipped() > 0)
+    std::printf("\n%zu unreadable images were skipped\n", loader.skipped());
   return 0;
 }
 

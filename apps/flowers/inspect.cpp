@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "data_setup.h"
 #include "model_setup.h"
+#include "report.h"
 #include "resume_check.h"
 
 namespace flowers {
@@ -42,8 +43,12 @@ void print_meta(const ckpt::TrainingMeta& m) {
     if (m.classes.size() > 12) std::printf(" ... and %zu more", m.classes.size() - 12);
     std::printf("\n");
   }
-  for (const auto& [k, v] : m.strings)
-    if (k.rfind("partial.", 0) != 0) std::printf("%s: %s\n", k.c_str(), v.c_str());
+  for (const auto& [k, v] : m.strings)  // the report's records (report.h) are summarised below
+    if (k.rfind("partial.", 0) != 0 && k != "resumes" && k != "epoch_images" && k != "skipped")
+      std::printf("%s: %s\n", k.c_str(), v.c_str());
+  for (const auto& r : resume_events(m))
+    std::printf("resumed after epoch %lld: policy %s, %s\n", static_cast<long long>(r.epoch), r.policy.c_str(),
+                r.action.c_str());
   for (const auto& [k, v] : m.counters) std::printf("%s: %lld\n", k.c_str(), static_cast<long long>(v));
   for (const auto& [k, v] : m.generators)
     std::printf("generator %s: seed %llu offset %llu\n", k.c_str(), static_cast<unsigned long long>(v.first),

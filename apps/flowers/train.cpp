@@ -11,6 +11,7 @@
 #include "checkpoint/resume.h"
 #include "checkpoint/safetensors.h"
 #include "commands.h"
+#include "data/image_folder.h"
 #include "data_setup.h"
 #include "feature_cache.h"
 #include "model_setup.h"
@@ -80,6 +81,19 @@ void print_lines(const std::vector<std::string>& lines) {
   for (const auto& l : lines) std::printf("%s\n", l.c_str());
 }
 
+// Each ImageFolder split's skipped files (scan and decode), recorded for the report and printed
+// as one line per split under --skip-bad-images.
+void record_skips(const DataSetup& d, bool print, ckpt::TrainingMeta& meta) {
+  const std::pair<const char*, const data::Dataset*> splits[] = {{"train", d.splits.train.get()},
+                                                                 {"valid", d.splits.valid.get()}};
+  for (const auto& [key, set] : splits)
+    if (const auto* folder = dynamic_cast<const data::ImageFolder*>(set)) {
+      const data::SkipTally tally = folder->skip_tally();
+      record_skipped(meta, key, folder->split_name(), tally);
+      if (print) std::printf("%s\n", tally.summary(folder->split_name()).c_str());
+    }
+}
+
 }  // namespace
 
 int run_training(const TrainConfig& c) {
@@ -141,6 +155,8 @@ int run_training(const TrainConfig& c) {
     meta.history = saved.history;
     meta.best_val_acc = saved.best_val_acc;
     meta.best_epoch = saved.best_epoch;
+    carry_report_strings(saved, meta);  // earlier resumes and images per epoch, for the report
+    add_resume_event(meta, {saved.epoch, ckpt::policy_name(plan.policy), ckpt::action_name(plan.action), plan.str()});
     if (plan.continues_run()) {
       auto counter = [&](const char* key) {
         auto it = saved.counters.find(key);
@@ -246,6 +262,8 @@ int run_training(const TrainConfig& c) {
 
     ckpt::EpochRecord record{epoch + 1, totals.loss(), totals.acc(), valid.loss(), valid.acc(), lrs, seconds};
     meta.history.push_back(record);
+    record_epoch_images(meta, epoch + 1, totals.count);
+    record_skips(d, false, meta);
     meta.epoch = epoch + 1;
     meta.counters["loader.epoch"] = epoch + 1;
     meta.counters["loader.batch"] = 0;
@@ -268,6 +286,7 @@ int run_training(const TrainConfig& c) {
     }
   }
   if (!keeper.warning().empty()) std::printf("note: %s\n", keeper.warning().c_str());
+  if (c.skip_bad_images) record_skips(d, true, meta);
   // a best from before the resume has its weights where that run kept them
   const std::string best_where = resume_from && meta.best_epoch > 0 && meta.best_epoch <= resumed_at
                                      ? "before this resume (kept with the run resumed from " + c.resume + ")"

@@ -186,6 +186,80 @@ TEST_F(BadFolder, TruncatedJpegPassesTheScanAndFailsAtGet) {
             dir / "b/2.jpg" + ": truncated JPEG (no end-of-image marker after the last scan)");
 }
 
+TEST(SkipTally, CategoriesOfTheSkipReasons) {
+  EXPECT_EQ(skip_category("empty file (0 bytes)"), "empty");
+  EXPECT_EQ(skip_category("not a recognised image (JPEG, PNG, BMP, PPM/PGM)"), "not an image");
+  EXPECT_EQ(skip_category("truncated JPEG (no end-of-image marker after the last scan)"), "truncated");
+  EXPECT_EQ(skip_category("truncated BMP (the pixel data is shorter than the header says)"), "truncated");
+  EXPECT_EQ(skip_category("20000x20000 pixels exceeds the limit of 178956970 (a possible decompression bomb)"),
+            "too large");
+  EXPECT_EQ(skip_category("file too large for an image"), "too large");
+  EXPECT_EQ(skip_category("not a regular file: a named pipe (FIFO)"), "not a regular file");
+  EXPECT_EQ(skip_category("cannot open: No such file or directory"), "broken link");
+  EXPECT_EQ(skip_category("cannot open: Too many levels of symbolic links"), "broken link");
+  EXPECT_EQ(skip_category("cannot open: Permission denied"), "unreadable");
+  EXPECT_EQ(skip_category("read error: Input/output error"), "unreadable");
+  EXPECT_EQ(skip_category("TIFF images are not supported (stb_image decodes JPEG, PNG, BMP, PPM/PGM); convert it"),
+            "unsupported format");
+  EXPECT_EQ(skip_category("cannot decode (bad huffman code)"), "corrupt");
+  EXPECT_EQ(skip_category("image has no pixels"), "corrupt");
+  EXPECT_EQ(skip_category("something new"), "other");
+}
+
+TEST(SkipTally, SummaryLine) {
+  std::vector<SkippedFile> skipped;
+  for (int i = 0; i < 7; ++i) skipped.push_back({"t" + std::to_string(i), "truncated JPEG (no end-of-image marker)"});
+  for (int i = 0; i < 5; ++i) skipped.push_back({"n" + std::to_string(i), "not a recognised image (JPEG, PNG)"});
+  skipped.push_back({"e", "empty file (0 bytes)"});
+  skipped.push_back({"f", "not a regular file: a socket"});
+  SkipTally t = tally_skipped(412, skipped);
+  EXPECT_EQ(t.files, 412u);
+  EXPECT_EQ(t.skipped, 14u);
+  EXPECT_EQ(t.by_reason.at("truncated"), 7u);
+  EXPECT_EQ(t.summary("valid/"),
+            "skipped 14 of 412 files in valid/: 7 truncated, 5 not images, 1 empty, 1 not a regular file");
+  EXPECT_EQ(tally_skipped(40, {}).summary("train/"), "skipped 0 of 40 files in train/");
+  skipped.push_back({"g", "not a regular file: a socket"});
+  EXPECT_EQ(tally_skipped(412, skipped).summary("x/"),
+            "skipped 15 of 412 files in x/: 7 truncated, 5 not images, 2 not regular files, 1 empty");
+}
+
+// Scan-time and decode-time skips add up to one total per split, each file counted once.
+TEST_F(BadFolder, SkipTallyCountsScanAndDecodeSkips) {
+  testing::write_bytes(dir / "a/empty.jpg", {});
+  testing::write_text(dir / "a/text.jpg", "<html>not an image</html>");
+  ASSERT_EQ(symlink((dir / "a/nowhere.png").c_str(), (dir / "b/link.png").c_str()), 0);
+  // IHDR width and height 12000 x 16000: over the pixel limit (stb itself refuses 20000 x 20000)
+  auto png = testing::read_bytes(dir / "a/1.png");
+  for (auto [k, v] : {std::pair{16, 12000}, std::pair{20, 16000}})
+    png[k] = 0, png[k + 1] = 0, png[k + 2] = static_cast<uint8_t>(v >> 8), png[k + 3] = static_cast<uint8_t>(v);
+  testing::write_bytes(dir / "b/huge.png", png);
+  save_jpeg(testing::pattern_image(16, 16), dir / "c/cut.jpg");
+  auto jpeg = testing::read_bytes(dir / "c/cut.jpg");
+  jpeg.resize(jpeg.size() - 40);
+  testing::write_bytes(dir / "c/cut.jpg", jpeg);
+
+  ImageFolder folder(dir.path(), BadDataPolicy::Skip);
+  EXPECT_EQ(folder.skipped(), 4u);
+  ASSERT_EQ(folder.size(), 5u);  // 4 good files and the truncated JPEG, which passes the scan
+  EXPECT_EQ(folder.skip_tally().summary("x/"),
+            "skipped 4 of 9 files in x/: 1 broken link, 1 empty, 1 not an image, 1 too large");
+  for (int epoch = 0; epoch < 2; ++epoch)
+    for (size_t i = 0; i < folder.size(); ++i) {
+      if (folder.describe(i) == dir / "c/cut.jpg") EXPECT_THROW(folder.get(i), DataError);
+      else folder.get(i);
+    }
+  ASSERT_EQ(folder.decode_skipped().size(), 1u);  // met twice, counted once
+  EXPECT_EQ(folder.decode_skipped()[0].path, dir / "c/cut.jpg");
+  SkipTally t = folder.skip_tally();
+  EXPECT_EQ(t.files, 9u);
+  EXPECT_EQ(t.skipped, 5u);
+  EXPECT_EQ(t.summary("x/"), "skipped 5 of 9 files in x/: 1 broken link, 1 empty, 1 not an image, 1 too large, 1 truncated");
+  const std::string name = std::filesystem::path(dir.path()).filename().string() + "/";
+  EXPECT_EQ(folder.split_name(), name);
+  EXPECT_EQ(ImageFolder(dir.path() + "/", BadDataPolicy::Skip).split_name(), name);
+}
+
 TEST(Splits, TrainValidOrTest) {
   TempDir dir;
   std::string err = error_of([&] { open_image_folder_splits(dir.path()); });

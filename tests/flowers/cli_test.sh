@@ -177,6 +177,56 @@ r = json.loads(open(sys.argv[1], "rb").read().decode("utf-8", errors="strict"))
 assert r[0]["image"].endswith("/caf\u00e9.png"), r[0]["image"]  # the byte 0xE9 read as Latin-1
 PY
 
+# ---- skipped files: one total per split, by reason, in the output and in history.json ----
+bad="$work/badfiles"
+cp -r "$data" "$bad"
+cls=$(ls "$bad/valid" | sort | head -1)
+: > "$bad/valid/$cls/empty.jpg"
+echo "<html>not an image</html>" > "$bad/valid/$cls/text.jpg"
+ln -s "$bad/nowhere.png" "$bad/valid/$cls/link.png"
+python3 - "$img" "$bad/valid/$cls/huge.png" <<'PY'
+import sys
+png = bytearray(open(sys.argv[1], "rb").read())
+png[16:24] = (12000).to_bytes(4, "big") + (16000).to_bytes(4, "big")  # IHDR: 12000 x 16000 pixels
+open(sys.argv[2], "wb").write(png)
+PY
+: > "$bad/train/$cls/empty.png"
+valid_files=$(find "$bad/valid" -name '*.png' -o -name '*.jpg' | wc -l)
+train_files=$(find "$bad/train" -name '*.png' -o -name '*.jpg' | wc -l)
+valid_line="skipped 4 of $valid_files files in valid/: 1 broken link, 1 empty, 1 not an image, 1 too large"
+run skip_evaluate 0 "$flowers" evaluate --checkpoint "$work/run1/best.sepal" --data "$bad" --workers 1 --device cpu \
+    --skip-bad-images && { grep -qxF "$valid_line" "$work/skip_evaluate.out" || fail "skip_evaluate: no line '$valid_line'"; }
+run skip_train 0 "$flowers" train $small --data "$bad" --out "$work/skip_train" --epochs 1 --skip-bad-images &&
+  { grep -qxF "$valid_line" "$work/skip_train.out" || fail "skip_train: no line '$valid_line'"
+    grep -qxF "skipped 1 of $train_files files in train/: 1 empty" "$work/skip_train.out" ||
+      fail "skip_train: no total for train/"; }
+python3 - "$work/skip_train/history.json" "$valid_files" "$train_files" <<'PY' || fail "history.json: skipped files"
+import json, sys
+s = json.load(open(sys.argv[1]))["skipped"]
+assert s["valid"] == {"folder": "valid/", "files": int(sys.argv[2]), "total": 4,
+                      "by_reason": {"broken link": 1, "empty": 1, "not an image": 1, "too large": 1}}, s
+assert s["train"]["total"] == 1 and s["train"]["files"] == int(sys.argv[3]) and s["train"]["by_reason"] == {"empty": 1}, s
+PY
+grep -q "Skipped files" "$work/skip_train/report.html" || fail "report.html: no skipped files"
+
+# ---- the report: resumes marked, accuracy in percent, images per second ----
+python3 - "$work/ft_merge/history.json" "$work/ft_merge/report.html" <<'PY' || fail "report of a resumed run"
+import json, sys
+h = json.load(open(sys.argv[1]))
+assert h["resumes"] == [{"epoch": 1, "policy": "merge", "action": "merge"}], h["resumes"]
+assert all(e["images"] > 0 and e["images_per_second"] > 0 for e in h["epochs"]), h["epochs"]
+html = open(sys.argv[2]).read()
+assert "resumed: merge" in html and "Resumes" in html and "images/s" in html
+assert "%" in html and 'anchor="middle">1.0<' not in html and 'anchor="middle">2<' in html
+PY
+# optional: the page in a real browser (skipped without chromium; CI need not have it)
+if command -v chromium > /dev/null 2>&1; then
+  bash "$(dirname "$0")/../../scripts/report_screenshot.sh" "$work/ft_merge/report.html" "$work/report.png" > "$work/shot.out" 2>&1 &&
+    pass "report_screenshot" || { fail "report_screenshot"; cat "$work/shot.out"; }
+else
+  echo "skip: report_screenshot (no chromium)"
+fi
+
 # ---- Ctrl-C: finishes the batch, saves a resumable checkpoint, exits; then resume ----
 "$flowers" train --demo-size 64 --image-size 32 --batch-size 4 --workers 1 --device cpu --epochs 50 \
     --data "$data" --out "$work/int" > "$work/int.out" 2>&1 &
