@@ -1,8 +1,13 @@
-// image.cpp: decoding (stb_image) and encoding (stb_image_write) of 8-bit images; see image.h.
-// stb is built here with only the formats torchvision's ImageFolder reads and stb decodes (JPEG,
-// PNG, BMP, PPM/PGM), so a stray text file is never mistaken for a lenient format such as TGA.
+// image.cpp: decoding (JPEG with libjpeg-turbo, the rest with stb_image) and encoding
+// (stb_image_write) of 8-bit images; see image.h.
+// JPEG goes to libjpeg-turbo (Debian's libjpeg62-turbo, hardened and fuzzed upstream; the
+// library PIL and so torchvision decode with, with the same defaults, so pixels match PIL's
+// exactly). stb_image 2.27 (Debian 12) writes past its Huffman tables on a hostile DHT segment
+// (counts summing to more than 256; fixed upstream in 2.28), so its JPEG decoder is not even
+// compiled in. stb is built with only the other formats torchvision's ImageFolder reads and stb
+// decodes (PNG, BMP, PPM/PGM), so a stray text file is never mistaken for a lenient format such
+// as TGA.
 #define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_JPEG
 #define STBI_ONLY_PNG
 #define STBI_ONLY_BMP
 #define STBI_ONLY_PNM
@@ -23,8 +28,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jpeglib.h>
+#include <jerror.h>
+
 #include <cerrno>
+#include <csetjmp>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -104,6 +114,31 @@ constexpr const char* kPnm16 =
     "convert it to 8 bits or to PNG";
 bool is_pnm(const uint8_t* b, size_t n) { return n >= 2 && b[0] == 'P' && (b[1] == '5' || b[1] == '6'); }
 
+// stb_image 2.27 parses the PGM/PPM header's width, height and maxval into an int without an
+// overflow check (signed overflow, undefined behaviour; found by tests/fuzz/image_fuzz.cpp): the
+// header is walked here exactly as stb walks it (whitespace, # comments to the end of the line,
+// digits) and a number over 2^24 is refused before stb reads it (a corrupt file). false: refuse. complete: b holds
+// the whole file (else a header running past its end is refused too).
+constexpr const char* kPnmNumber = "cannot decode (PGM/PPM header: a number out of range)";
+bool pnm_numbers_fit(const uint8_t* b, size_t n, bool complete = true) {
+  if (!is_pnm(b, n)) return true;
+  size_t at = 2;
+  auto space = [](uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; };
+  for (int number = 0; number < 3; ++number) {
+    for (;;) {
+      while (at < n && space(b[at])) ++at;
+      if (at >= n || b[at] != '#') break;
+      while (at < n && b[at] != '\n' && b[at] != '\r') ++at;
+    }
+    uint64_t value = 0;
+    while (at < n && b[at] >= '0' && b[at] <= '9') {
+      value = value * 10 + (b[at++] - '0');
+      if (value > (uint64_t(1) << 24)) return false;
+    }
+  }
+  return complete || at < n;
+}
+
 std::string stb_reason() {
   const char* r = stbi_failure_reason();
   std::string s = r ? r : "unknown error";
@@ -150,6 +185,170 @@ bool bmp_truncated(const uint8_t* b, size_t n) {
   return static_cast<uint64_t>(u32(10)) + row * static_cast<uint64_t>(height) > n;
 }
 
+// PNG: stb_image 2.27 grows its compressed-data buffer to each IDAT chunk's declared length before
+// reading it, so a chunk header claiming a gigabyte in a 100-byte file makes it allocate a
+// gigabyte (found by tests/fuzz/image_fuzz.cpp). Every chunk must fit in the file, up to IEND.
+bool png_chunks_fit(const uint8_t* b, size_t n) {
+  static const uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (n < 8 || std::memcmp(b, signature, 8) != 0) return true;  // not a PNG: stb says so
+  size_t at = 8;
+  while (at + 12 <= n) {
+    uint64_t length = uint64_t(b[at]) << 24 | uint64_t(b[at + 1]) << 16 | uint64_t(b[at + 2]) << 8 | b[at + 3];
+    if (length > n - at - 12) return false;
+    if (std::memcmp(b + at + 4, "IEND", 4) == 0) return true;
+    at += 12 + static_cast<size_t>(length);
+  }
+  return false;
+}
+
+bool is_jpeg(const uint8_t* b, size_t n) { return n >= 2 && b[0] == 0xFF && b[1] == 0xD8; }
+
+// libjpeg-turbo behind setjmp/longjmp: its error_exit would otherwise call exit(). Everything
+// between setjmp and a longjmp is plain C data (no destructors are skipped); what must survive
+// the jump lives in JpegRun, which the caller owns.
+struct JpegErrorManager {
+  jpeg_error_mgr mgr;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+extern "C" void sepal_jpeg_error_exit(j_common_ptr cinfo) {
+  auto* err = reinterpret_cast<JpegErrorManager*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, err->message);
+  std::longjmp(err->jump, 1);
+}
+
+// Warnings (corrupt data that libjpeg decodes past, extraneous bytes) are ignored, as PIL does;
+// nothing goes to stderr. A premature end of the data is an error, as in PIL ("image file is
+// truncated"), not a picture filled with gray.
+extern "C" void sepal_jpeg_emit_message(j_common_ptr cinfo, int level) {
+  if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) sepal_jpeg_error_exit(cinfo);
+}
+
+// A progressive JPEG can hold any number of scans, each a pass over the whole image: a few
+// kilobytes could keep a decoder busy for minutes (libjpeg-turbo's advice: limit the scans).
+constexpr int kMaxJpegScans = 500;
+extern "C" void sepal_jpeg_progress(j_common_ptr cinfo) {
+  if (cinfo->is_decompressor && reinterpret_cast<j_decompress_ptr>(cinfo)->input_scan_number > kMaxJpegScans) {
+    auto* err = reinterpret_cast<JpegErrorManager*>(cinfo->err);
+    std::snprintf(err->message, sizeof err->message, "more than %d progressive scans", kMaxJpegScans);
+    std::longjmp(err->jump, 1);
+  }
+}
+
+struct JpegRun {
+  int width = 0, height = 0, components = 0;
+  bool too_many_pixels = false;
+  unsigned char* pixels = nullptr;  // malloc'd RGB, height * width * 3 (decode only)
+  unsigned char* row = nullptr;     // malloc'd CMYK scanline
+  char message[JMSG_LENGTH_MAX] = {};
+  ~JpegRun() {
+    std::free(pixels);
+    std::free(row);
+  }
+};
+
+// PIL's CMYK -> RGB (Pillow 9.4, Convert.c cmyk2rgb) on the samples as libjpeg returns them. PIL
+// reads every CMYK JPEG inverted (rawmode "CMYK;I", Adobe's convention), so its c is 255 - raw.
+inline uint8_t cmyk_channel(int raw_c, int raw_k) {
+  int c = 255 - raw_c, nk = raw_k;  // nk = 255 - k with k = 255 - raw_k
+  int t = c * nk + 128;
+  int v = nk - (((t >> 8) + t) >> 8);
+  return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+// Reads the header from memory (bytes) or a file (file), and with decode the pixels as 8-bit
+// RGB: gray is replicated and CMYK/YCCK converted as PIL's convert("RGB") does. libjpeg's
+// defaults are kept (JDCT_ISLOW, fancy upsampling, block smoothing), which are PIL's. Returns
+// false with run->message on an error; an image over kMaxPixels is not decoded
+// (run->too_many_pixels).
+bool jpeg_run(const uint8_t* bytes, size_t size, FILE* file, bool decode, JpegRun* run) {
+  jpeg_decompress_struct cinfo;
+  JpegErrorManager err;
+  jpeg_progress_mgr progress;
+  cinfo.err = jpeg_std_error(&err.mgr);
+  err.mgr.error_exit = sepal_jpeg_error_exit;
+  err.mgr.emit_message = sepal_jpeg_emit_message;
+  err.message[0] = 0;
+  if (setjmp(err.jump)) {
+    std::memcpy(run->message, err.message, sizeof run->message);
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
+  jpeg_create_decompress(&cinfo);
+  progress.progress_monitor = sepal_jpeg_progress;
+  cinfo.progress = &progress;
+  if (file)
+    jpeg_stdio_src(&cinfo, file);
+  else
+    jpeg_mem_src(&cinfo, bytes, static_cast<unsigned long>(size));
+  jpeg_read_header(&cinfo, TRUE);
+  run->width = static_cast<int>(cinfo.image_width);
+  run->height = static_cast<int>(cinfo.image_height);
+  run->components = cinfo.num_components;
+  const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+  if (static_cast<uint64_t>(cinfo.image_width) * cinfo.image_height > kMaxPixels) run->too_many_pixels = true;
+  if (!decode || run->too_many_pixels || run->width <= 0 || run->height <= 0) {
+    jpeg_destroy_decompress(&cinfo);
+    return true;
+  }
+  cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+  jpeg_start_decompress(&cinfo);
+  const size_t w = cinfo.output_width, h = cinfo.output_height;
+  run->width = static_cast<int>(w);
+  run->height = static_cast<int>(h);
+  run->pixels = static_cast<unsigned char*>(std::malloc(w * h * 3));
+  if (cmyk) run->row = static_cast<unsigned char*>(std::malloc(w * 4));
+  if (!run->pixels || (cmyk && !run->row)) {
+    std::snprintf(run->message, sizeof run->message, "out of memory for %zux%zu pixels", w, h);
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
+  while (cinfo.output_scanline < h) {
+    unsigned char* out = run->pixels + static_cast<size_t>(cinfo.output_scanline) * w * 3;
+    JSAMPROW row = cmyk ? run->row : out;
+    if (jpeg_read_scanlines(&cinfo, &row, 1) != 1) {
+      std::snprintf(run->message, sizeof run->message, "no progress reading the scanlines");
+      jpeg_destroy_decompress(&cinfo);
+      return false;
+    }
+    if (cmyk)
+      for (size_t x = 0; x < w; ++x)
+        for (int c = 0; c < 3; ++c) out[x * 3 + c] = cmyk_channel(run->row[x * 4 + c], run->row[x * 4 + 3]);
+  }
+  // Not jpeg_finish_decompress: the pixels are complete; what follows the last scan is not read.
+  jpeg_destroy_decompress(&cinfo);
+  return true;
+}
+
+std::string jpeg_reason(const JpegRun& run) { return std::string("cannot decode (") + run.message + ")"; }
+
+constexpr const char* kJpegTruncated = "truncated JPEG (no end-of-image marker after the last scan)";
+
+Image decode_jpeg(const uint8_t* bytes, size_t size, const std::string& name) {
+  if (jpeg_truncated(bytes, size)) fail(name, kJpegTruncated);
+  JpegRun run;
+  if (!jpeg_run(bytes, size, nullptr, true, &run)) {
+    if (std::strcmp(run.message, "Premature end of JPEG file") == 0) fail(name, kJpegTruncated);
+    fail(name, jpeg_reason(run));
+  }
+  check_pixels(name, run.width, run.height);
+  Image image;
+  image.height = run.height;
+  image.width = run.width;
+  image.channels = 3;
+  image.pixels.assign(run.pixels, run.pixels + static_cast<size_t>(run.width) * run.height * 3);
+  return image;
+}
+
+ImageInfo jpeg_info(const uint8_t* bytes, size_t size, FILE* file, const std::string& name) {
+  JpegRun run;
+  if (!jpeg_run(bytes, size, file, false, &run)) fail(name, jpeg_reason(run));
+  check_pixels(name, run.width, run.height);
+  // Gray stays 1; color (YCbCr, RGB, CMYK, YCCK) decodes to RGB: 3, never read as RGBA.
+  return ImageInfo{run.height, run.width, run.components == 1 ? 1 : 3};
+}
+
 }  // namespace
 
 Image decode_image(const uint8_t* bytes, size_t size, const std::string& name) {
@@ -157,12 +356,14 @@ Image decode_image(const uint8_t* bytes, size_t size, const std::string& name) {
   if (size > static_cast<size_t>(INT32_MAX)) fail(name, "file too large for an image");
   std::string unsupported = unsupported_format(bytes, size);
   if (!unsupported.empty()) fail(name, unsupported);
+  if (is_jpeg(bytes, size)) return decode_jpeg(bytes, size, name);
+  if (!pnm_numbers_fit(bytes, size)) fail(name, kPnmNumber);
   int w = 0, h = 0, c = 0;
   if (!stbi_info_from_memory(bytes, static_cast<int>(size), &w, &h, &c)) fail(name, stb_reason());
   check_pixels(name, w, h);
   if (is_pnm(bytes, size) && stbi_is_16_bit_from_memory(bytes, static_cast<int>(size))) fail(name, kPnm16);
-  const bool jpeg = size >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
-  if (jpeg && jpeg_truncated(bytes, size)) fail(name, "truncated JPEG (no end-of-image marker after the last scan)");
+  if (!png_chunks_fit(bytes, size))
+    fail(name, "cannot decode (truncated or corrupt PNG: a chunk is longer than the rest of the file)");
   if (size >= 2 && bytes[0] == 'B' && bytes[1] == 'M' && bmp_truncated(bytes, size))
     fail(name, "truncated BMP (the pixel data is shorter than the header says)");
   // 16-bit samples are reduced to 8 bits by stb (the high byte; PIL clamps 16-bit gray instead,
@@ -196,10 +397,32 @@ ImageInfo probe_image(const std::string& path) {
   std::string unsupported = unsupported_format(head, got);
   if (!unsupported.empty()) fail(path, unsupported);
   std::rewind(f.get());
+  if (is_jpeg(head, got)) return jpeg_info(nullptr, 0, f.get(), path);
+  if (is_pnm(head, got)) {  // the header, comments included, within its first 64 KB
+    std::vector<uint8_t> start(std::min<uint64_t>(size, 65536));
+    size_t n = std::fread(start.data(), 1, start.size(), f.get());
+    if (!pnm_numbers_fit(start.data(), n, n == size)) fail(path, kPnmNumber);
+    std::rewind(f.get());
+  }
   ImageInfo info;
   if (!stbi_info_from_file(f.get(), &info.width, &info.height, &info.channels)) fail(path, stb_reason());
   check_pixels(path, info.width, info.height);
   if (is_pnm(head, got) && stbi_is_16_bit_from_file(f.get())) fail(path, kPnm16);
+  return info;
+}
+
+ImageInfo probe_image(const uint8_t* bytes, size_t size, const std::string& name) {
+  if (size == 0) fail(name, "empty file (0 bytes)");
+  if (size > static_cast<size_t>(INT32_MAX)) fail(name, "file too large for an image");
+  std::string unsupported = unsupported_format(bytes, size);
+  if (!unsupported.empty()) fail(name, unsupported);
+  if (is_jpeg(bytes, size)) return jpeg_info(bytes, size, nullptr, name);
+  if (!pnm_numbers_fit(bytes, size)) fail(name, kPnmNumber);
+  ImageInfo info;
+  if (!stbi_info_from_memory(bytes, static_cast<int>(size), &info.width, &info.height, &info.channels))
+    fail(name, stb_reason());
+  check_pixels(name, info.width, info.height);
+  if (is_pnm(bytes, size) && stbi_is_16_bit_from_memory(bytes, static_cast<int>(size))) fail(name, kPnm16);
   return info;
 }
 

@@ -1,4 +1,5 @@
-// image.h: the 8-bit image every data path works on, and decoding/encoding with stb_image.
+// image.h: the 8-bit image every data path works on, and decoding (JPEG with libjpeg-turbo, PNG,
+// BMP, PPM/PGM with stb_image) and encoding (stb_image_write).
 // Layout HWC, interleaved: pixel (y, x) channel c is pixels[(y * width + x) * channels + c].
 // Decoded images are always 8-bit RGB (channels == 3), whatever the file held (grayscale,
 // grayscale+alpha, RGBA, 16-bit PNG: the high byte, see load_image).
@@ -32,7 +33,9 @@ struct Image {
 };
 
 // Decodes JPEG, PNG (8/16-bit, gray, gray+alpha, RGB, RGBA), BMP, ... to 8-bit RGB. Alpha is
-// dropped (as PIL's convert("RGB") does). Throws DataError "PATH: reason" for an empty,
+// dropped (as PIL's convert("RGB") does). JPEG is decoded by libjpeg-turbo with PIL's settings
+// (libjpeg's defaults), so the pixels equal PIL's (and torchvision's) exactly, CMYK included;
+// the other formats by stb_image. Throws DataError "PATH: reason" for an empty,
 // truncated, corrupt or non-image file, one that cannot be opened, or anything that is not a
 // regular file (a directory, FIFO, socket or device: refused before it is opened, never blocks).
 //
@@ -55,6 +58,8 @@ struct ImageInfo {
   int height = 0, width = 0, channels = 0;
 };
 ImageInfo probe_image(const std::string& path);
+// The same check on bytes in memory (the fuzz target's entry point beside decode_image).
+ImageInfo probe_image(const uint8_t* bytes, size_t size, const std::string& name);
 
 // Writes PNG or JPEG (quality 1-100) atomically (temp file, rename); throws DataError.
 void save_png(const Image& image, const std::string& path);
