@@ -95,7 +95,7 @@ void run_epochs(benchmark::State& state, SampleTransform transform) {
 void BM_LoaderFlowerTrain(benchmark::State& state) { run_epochs(state, flower_train_pipeline(224)); }
 // The valid recipe: Resize(256), CenterCrop(224), ToTensor, Normalize.
 void BM_LoaderFlowerValid(benchmark::State& state) { run_epochs(state, flower_valid_pipeline(224, 256)); }
-// Decoding and ToTensor only (500x375 tensors): the floor set by stb_image's JPEG decoder.
+// Decoding and ToTensor only (500x375 tensors): the floor set by the JPEG decoder (libjpeg-turbo).
 void BM_LoaderDecodeOnly(benchmark::State& state) { run_epochs(state, nullptr); }
 
 BENCHMARK(BM_LoaderFlowerTrain)->Arg(0)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->UseRealTime();
