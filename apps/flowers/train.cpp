@@ -287,10 +287,18 @@ int run_training(const TrainConfig& c) {
   }
   if (!keeper.warning().empty()) std::printf("note: %s\n", keeper.warning().c_str());
   if (c.skip_bad_images) record_skips(d, true, meta);
-  // a best from before the resume has its weights where that run kept them
-  const std::string best_where = resume_from && meta.best_epoch > 0 && meta.best_epoch <= resumed_at
-                                     ? "before this resume (kept with the run resumed from " + c.resume + ")"
-                                     : keeper.best_path();
+  // a best from before a resume into another --out has its weights where that run kept them
+  std::string best_where = keeper.best_path();
+  if (resume_from && meta.best_epoch > 0 && meta.best_epoch <= resumed_at) {
+    bool here = false;
+    try {
+      here = fs::exists(keeper.best_path()) && ckpt::load_checkpoint_meta(keeper.best_path()).best_epoch == meta.best_epoch;
+    } catch (const sepal::Error&) {
+    }
+    if (!here)
+      best_where = "before this resume (" + (fs::path(c.resume).parent_path() / "best.sepal").string() +
+                   " of the run resumed from)";
+  }
   std::printf("\nbest valid accuracy %.4f at epoch %lld: %s\nlast: %s\nreport: %s, curves: %s, history: %s\n",
               meta.best_val_acc, static_cast<long long>(meta.best_epoch), best_where.c_str(),
               keeper.last_path().c_str(), (fs::path(c.out) / "report.html").c_str(),

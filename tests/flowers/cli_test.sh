@@ -77,6 +77,7 @@ PY
 run resume_auto 0 "$flowers" train $small --epochs 3 --out "$work/run1" --mode finetune --seed 3 \
     --data "$data" --resume "$work/run1/last.sepal" && expect resume_auto "policy auto\): full resume"
 expect resume_auto "^ +3 "
+expect resume_auto "best valid accuracy .* at epoch [0-9]+: .*run1/best.sepal"  # a resume into the same --out
 run resume_strict 0 "$flowers" train $small --epochs 4 --out "$work/run1" --mode finetune --seed 3 \
     --data "$data" --resume "$work/run1/last.sepal" --resume-policy strict
 
@@ -102,6 +103,7 @@ expect ft_dry "(now trainable|newly trainable)"
 [ ! -e "$work/ft_dry/last.sepal" ] || fail "ft_dry: a dry run wrote a checkpoint"
 run ft_merge 0 "$flowers" train $ft --out "$work/ft_merge" --resume-policy merge
 expect ft_merge "^ +2 "
+expect ft_merge "best valid accuracy .* at epoch [0-9]+: (.*ft_merge/best.sepal|before this resume \(.*fx/best.sepal)"
 run ft_weights 0 "$flowers" train $ft --out "$work/ft_weights" --resume-policy weights-only && expect ft_weights "policy weights-only\): weights only"
 run ft_auto 0 "$flowers" train $ft --out "$work/ft_auto" && expect ft_auto "policy auto\): merge"
 run inspect_ft 0 "$flowers" inspect "$work/ft_merge/last.sepal"
