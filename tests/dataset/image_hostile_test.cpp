@@ -10,24 +10,8 @@ namespace sepal::data {
 namespace {
 
 using testing::TempDir;
-
-std::string load_error(const std::string& path) {
-  try {
-    load_image(path);
-  } catch (const DataError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-std::string probe_error(const std::string& path) {
-  try {
-    probe_image(path);
-  } catch (const DataError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::load_error;
+using testing::probe_error;
 
 // An IDAT chunk declaring about a gigabyte in a tiny file: stb grew its buffer to the declared
 // length before reading (a 1 GB allocation per file). Every chunk must now fit in the file.

@@ -14,24 +14,8 @@ namespace sepal::data {
 namespace {
 
 using testing::TempDir;
-
-std::string load_error(const std::string& path) {
-  try {
-    load_image(path);
-  } catch (const DataError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
-std::string probe_error(const std::string& path) {
-  try {
-    probe_image(path);
-  } catch (const DataError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::load_error;
+using testing::probe_error;
 
 // A DHT segment whose 16 code counts add up to more than 256 (here 16 x 255). stb_image 2.27
 // (Debian 12) wrote past the 257-entry size array building the table (stb_image.h:1990; caught

@@ -14,18 +14,9 @@ namespace sepal::data {
 namespace {
 
 using testing::TempDir;
+using testing::load_error;
 
 std::vector<uint8_t> rgb_of(const Image& img) { return img.pixels; }
-
-// The message of the DataError load_image throws, or "(no error)".
-std::string load_error(const std::string& path) {
-  try {
-    load_image(path);
-  } catch (const DataError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 TEST(Image, DecodesPngGrayGrayAlphaRgba8Bit) {
   TempDir dir;

@@ -1,5 +1,5 @@
 // test_util.h: helpers for the dataset tests: a temporary folder removed at the end of a test,
-// writing raw bytes, and small synthetic images with a known pattern.
+// writing raw bytes, small synthetic images with a known pattern, and the error a bad image gives.
 #pragma once
 #include <unistd.h>
 
@@ -66,6 +66,25 @@ inline Image pattern_image(int h, int w, int tag = 0) {
 inline void write_png(const std::string& path, int h = 4, int w = 5, int tag = 0) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   save_png(pattern_image(h, w, tag), path);
+}
+
+// The message of the DataError load_image / probe_image throws for `path`, or "(no error)".
+inline std::string load_error(const std::string& path) {
+  try {
+    load_image(path);
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+inline std::string probe_error(const std::string& path) {
+  try {
+    probe_image(path);
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  return "(no error)";
 }
 
 }  // namespace sepal::data::testing

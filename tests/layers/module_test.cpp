@@ -126,13 +126,19 @@ TEST(Module, LoadStateDictReportsMissingUnexpectedAndSizeMismatch) {
   EXPECT_NE(model->state_dict().find("2.weight")->sum().item(), 6.0);  // the mismatched one was not loaded
 }
 
-TEST(Module, OldFilesWithoutNumBatchesTrackedLoadStrictly) {
-  nn::BatchNorm2d bn(2);
+// A BatchNorm2d(2) state dict as files from before num_batches_tracked hold it.
+nn::StateDict batch_norm2_without_count() {
   nn::StateDict old;
   old.insert("weight", full({2}, 2.0));
   old.insert("bias", full({2}, 0.5));
   old.insert("running_mean", full({2}, 0.25));
   old.insert("running_var", full({2}, 4.0));
+  return old;
+}
+
+TEST(Module, OldFilesWithoutNumBatchesTrackedLoadStrictly) {
+  nn::BatchNorm2d bn(2);
+  nn::StateDict old = batch_norm2_without_count();
   EXPECT_TRUE(bn.load_state_dict(old, /*strict=*/true).ok());
   EXPECT_EQ(bn.running_var.to_vector<float>(), (std::vector<float>{4.0f, 4.0f}));
   EXPECT_EQ(bn.num_batches_tracked.item<int64_t>(), 0);
@@ -142,11 +148,7 @@ TEST(Module, OldFilesWithoutNumBatchesTrackedLoadStrictly) {
 // loads it into the 0-dim buffer, and so does sepal. A longer vector is still a size mismatch.
 TEST(Module, AOneElementVectorLoadsIntoAZeroDimBuffer) {
   nn::BatchNorm2d bn(2);
-  nn::StateDict old;
-  old.insert("weight", full({2}, 2.0));
-  old.insert("bias", full({2}, 0.5));
-  old.insert("running_mean", full({2}, 0.25));
-  old.insert("running_var", full({2}, 4.0));
+  nn::StateDict old = batch_norm2_without_count();
   old.insert("num_batches_tracked", from_vector<int64_t>({7}, {1}));
   EXPECT_TRUE(bn.load_state_dict(old, /*strict=*/true).ok());
   EXPECT_EQ(bn.num_batches_tracked.dim(), 0);
