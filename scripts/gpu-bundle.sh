@@ -43,7 +43,7 @@ for exe in "$build"/tests/test_* "$build"/apps/test_flowers "$build"/bench/bench
            "$build"/apps/flowers "$build"/apps/core_demo; do
   [ -f "$exe" ] && [ -x "$exe" ] && cp "$exe" "$stage/bin/"
 done
-cp -r "$build/tests/data" "$stage/bin/data"
+cp -r "$build/tests/golden" "$stage/bin/golden"
 mkdir -p "$stage/bin/fuzz" && cp -r "$build/tests/fuzz/corpus" "$stage/bin/fuzz/corpus"
 cp -P "$build"/libsepal.so* "$stage/lib/"
 cp "$root/scripts/gpu-check.sh" "$root/bench/gpu_torch.py" "$root/bench/gpu_report.py" "$stage/bin/"

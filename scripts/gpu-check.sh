@@ -107,7 +107,7 @@ if [ "$mode" = source ]; then
   for f in "$build"/tests/test_* "$build"/apps/test_flowers "$build"/bench/bench_* "$build"/apps/flowers; do
     [ -f "$f" ] && [ -x "$f" ] && ln -s "$f" "$bin/"
   done
-  export SEPAL_TEST_DATA_DIR="$build/tests/data"
+  export SEPAL_TEST_DATA_DIR="$build/tests/golden"
   lib="$build"
   cp "$root/bench/gpu_torch.py" "$root/bench/gpu_report.py" "$bin/"
 else
@@ -117,7 +117,7 @@ else
   trap 'rm -rf "$work/sepal-gpu"' EXIT  # the unpacked programs; the report stays
   bin="$work/sepal-gpu/bin"
   lib="$work/sepal-gpu/lib"
-  export SEPAL_TEST_DATA_DIR="$bin/data"
+  export SEPAL_TEST_DATA_DIR="$bin/golden"
 fi
 cuda_dirs=$(cuda_lib_dirs)
 export LD_LIBRARY_PATH="$lib${cuda_dirs:+:$cuda_dirs}"

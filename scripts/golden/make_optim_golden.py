@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """make_optim_golden.py: golden values from PyTorch 1.13's torch.optim for tests/optim.
 
-Writes tests/data/optim_golden.safetensors (the tests read it and never need torch):
+Writes tests/golden/optim_golden.safetensors (the tests read it and never need torch):
 
   Trajectories of Adam, AdamW and SGD in several configurations (CONFIGS below), float32, each
   on the same small problem (mirrored by tests/optim/golden_problem.h):

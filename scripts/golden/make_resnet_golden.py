@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """make_resnet_golden.py: golden values from PyTorch/torchvision for tests/layers.
 
-Writes small safetensors files to tests/data/ (the tests read them and never need torch):
+Writes small safetensors files to tests/golden/ (the tests read them and never need torch):
   resnet18_golden.safetensors     torchvision resnet18 with the flowers tutorial head
                                   fc = Sequential(Linear(512, 5), LogSoftmax(1)): eval-mode
                                   log-probabilities of 2 images at 64x64, then, in train mode, the

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""make_safetensors_golden.py: writes tests/data/safetensors_golden.safetensors, a small file laid
+"""make_safetensors_golden.py: writes tests/golden/safetensors_golden.safetensors, a small file laid
 out byte for byte like `safetensors.torch.save_file` writes it, for tests/checkpoint.
 
 Uses only the Python standard library. When torch is importable (Debian's python3-torch in

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""make_transform_golden.py: writes tests/data/transforms_golden.txt, the pixels torchvision 0.14
-produces on PIL images for the deterministic ops of data/transforms.h, for tests/transforms.
+"""make_transform_golden.py: writes tests/golden/transforms_golden.txt, the pixels torchvision 0.14
+produces on PIL images for the deterministic ops of data/transforms.h, for tests/data/transforms_golden_test.cpp.
 
 Needs torchvision and Pillow (Debian's python3-torchvision; /usr/bin/python3 here):
 

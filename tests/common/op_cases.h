@@ -56,7 +56,7 @@ inline std::vector<Tensor> make_inputs(const OpCase& c, DType dtype, Device devi
 }
 
 // conv2d geometries, shared by the op table below and the oneDNN-versus-im2col test
-// (tests/layers_ops/conv_test.cpp). input [N, C, H, W], weight [K, C/groups, R, S], bias [K].
+// (tests/autograd/conv_test.cpp). input [N, C, H, W], weight [K, C/groups, R, S], bias [K].
 struct ConvCase {
   std::string name;
   Shape input, weight;

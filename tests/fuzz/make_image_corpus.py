@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """make_image_corpus.py: the image fuzzer's seed corpus (tests/fuzz/image_corpus) and the JPEG
-golden header for tests/dataset/image_jpeg_test.cpp (tests/dataset/jpeg_pil_golden.h): small
+golden header for tests/data/image_jpeg_test.cpp (tests/data/jpeg_pil_golden.h): small
 images written by PIL in every format and flavour sepal reads, and for the JPEGs the pixels that
 PIL (Debian 12's python3-pil, Pillow 9.4 on libjpeg-turbo 2.1.5) decodes, Image.open(f).convert("RGB").
 The corpus also keeps hostile_dht.jpg (issue 13.6, written here) and the fuzzer's findings,

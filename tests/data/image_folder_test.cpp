@@ -7,7 +7,7 @@
 
 #include "data/image_folder.h"
 #include "data/json.h"
-#include "dataset/test_util.h"
+#include "data/test_util.h"
 
 namespace sepal::data {
 namespace {

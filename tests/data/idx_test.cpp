@@ -5,8 +5,8 @@
 #include <filesystem>
 
 #include "data/idx.h"
-#include "dataset/png_writer.h"
-#include "dataset/test_util.h"
+#include "data/png_writer.h"
+#include "data/test_util.h"
 
 namespace sepal::data {
 namespace {

@@ -19,7 +19,7 @@
 
 #include "data/image.h"
 #include "data/image_folder.h"
-#include "dataset/test_util.h"
+#include "data/test_util.h"
 
 namespace sepal::data {
 namespace {

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "data/image.h"
-#include "dataset/png_writer.h"
-#include "dataset/test_util.h"
+#include "data/png_writer.h"
+#include "data/test_util.h"
 
 namespace sepal::data {
 namespace {

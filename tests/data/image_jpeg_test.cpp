@@ -1,14 +1,14 @@
 // image_jpeg_test.cpp: JPEG is decoded by libjpeg-turbo (data/image.cpp): a hostile Huffman table
 // (issue 13.6, which made stb_image 2.27 write past its tables) is a DataError naming the file,
 // and the pixels equal PIL's exactly for baseline, progressive, 4:2:0/4:2:2/4:4:4, gray and CMYK
-// JPEGs (tests/dataset/jpeg_pil_golden.h, from tests/fuzz/make_image_corpus.py).
+// JPEGs (tests/data/jpeg_pil_golden.h, from tests/fuzz/make_image_corpus.py).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 
 #include "data/image.h"
-#include "dataset/jpeg_pil_golden.h"
-#include "dataset/test_util.h"
+#include "data/jpeg_pil_golden.h"
+#include "data/test_util.h"
 
 namespace sepal::data {
 namespace {

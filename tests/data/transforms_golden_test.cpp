@@ -1,5 +1,5 @@
 // golden_test.cpp: the deterministic ops of data/transforms.h against the pixels torchvision 0.14
-// + Pillow 9.4 produce (tests/data/transforms_golden.txt, written by
+// + Pillow 9.4 produce (tests/golden/transforms_golden.txt, written by
 // scripts/golden/make_transform_golden.py). Every op must match exactly: our code follows PIL's
 // own integer and float arithmetic (fixed-point resampling weights, truncating blends, 8-bit
 // HSV), so no tolerance is needed, not even for the antialiased resize or the hue shift.

@@ -5,7 +5,7 @@
 
 #include "data/json.h"
 #include "data/utf8.h"
-#include "dataset/test_util.h"
+#include "data/test_util.h"
 
 namespace sepal::data {
 namespace {

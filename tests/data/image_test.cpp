@@ -7,8 +7,8 @@
 #include <cstdlib>
 
 #include "data/image.h"
-#include "dataset/png_writer.h"
-#include "dataset/test_util.h"
+#include "data/png_writer.h"
+#include "data/test_util.h"
 
 namespace sepal::data {
 namespace {

@@ -11,7 +11,7 @@
 
 #include "data/dataloader.h"
 #include "data/image_folder.h"
-#include "dataset/test_util.h"
+#include "data/test_util.h"
 #include "tensor/pinned.h"
 
 namespace sepal::data {
