@@ -11,6 +11,7 @@
 #include <sepal.h>
 
 #include "autograd/nn_functions.h"
+#include "common/expect_error.h"
 
 namespace sepal {
 namespace {
@@ -22,15 +23,7 @@ void expect_near_all(const std::vector<double>& actual, const std::vector<double
   for (size_t i = 0; i < actual.size(); ++i) EXPECT_NEAR(actual[i], expected[i], tol) << "element " << i;
 }
 
-template <typename F>
-void expect_error_containing(F f, const std::string& text) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing \"" << text << "\"";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
-  }
-}
+using testing::expect_error_containing;
 
 // x [N=2, C=2, H=1, W=2]:   n0: c0 = [0, 4], c1 = [-1, 1];   n1: c0 = [4, 0], c1 = [1, -1].
 // Channel 0 holds {0, 4, 4, 0}: mean 2, biased var ((-2)^2 * 4) / 4 = 4, unbiased 16/3.

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <sepal.h>
 
+#include "common/leaf.h"
+
 #include <pthread.h>
 
 #include <thread>
@@ -15,11 +17,7 @@ namespace {
 
 using D = std::vector<double>;
 
-Tensor leaf(const D& v, const Shape& shape) {
-  Tensor t = from_vector(v, shape, DType::Float64);
-  t.requires_grad_();
-  return t;
-}
+using testing::leaf;
 
 Tensor f64(const D& v) { return from_vector(v, {static_cast<int64_t>(v.size())}, DType::Float64); }
 

@@ -3,16 +3,14 @@
 #include <gtest/gtest.h>
 #include <sepal.h>
 
+#include "common/leaf.h"
+
 namespace sepal {
 namespace {
 
 using D = std::vector<double>;
 
-Tensor leaf(const D& v, const Shape& shape) {
-  Tensor t = from_vector(v, shape, DType::Float64);
-  t.requires_grad_();
-  return t;
-}
+using testing::leaf;
 
 void expect_grad(const Tensor& x, const D& expected, double tol = 1e-12) {
   ASSERT_TRUE(x.grad().defined());

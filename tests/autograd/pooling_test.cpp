@@ -13,6 +13,7 @@
 
 #include "autograd/nn_functions.h"
 #include "tensor/kernels/norm_pool.h"
+#include "common/expect_error.h"
 
 namespace sepal {
 namespace {
@@ -20,15 +21,7 @@ namespace {
 std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
 std::vector<int64_t> ints(const Tensor& t) { return t.to_vector<int64_t>(); }
 
-template <typename F>
-void expect_error_containing(F f, const std::string& text) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing \"" << text << "\"";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
-  }
-}
+using testing::expect_error_containing;
 
 // [1, 1, H, W] holding start, start + step, ... in row-major order.
 Tensor ramp(int64_t H, int64_t W, double start, double step, DType dtype = DType::Float32) {

@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "ckpt_test_util.h"
+#include "common/temp_dir.h"
 
 namespace {
 
@@ -18,13 +19,6 @@ using namespace sepal;
 using namespace sepal::testing;
 namespace ck = sepal::checkpoint;
 namespace fs = std::filesystem;
-
-std::string temp_dir(const std::string& tag) {
-  fs::path p = fs::temp_directory_path() / ("sepal-ckpt-" + tag + "-" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p.string();
-}
 
 TEST(Checkpoint, CaptureRecordsIdentityOptimizerAndScheduler) {
   TrainedState s = trained_state();
@@ -58,7 +52,8 @@ TEST(Checkpoint, CaptureIsASnapshot) {
 }
 
 TEST(Checkpoint, WholeTrainingStateRoundTripsThroughAFile) {
-  const std::string dir = temp_dir("roundtrip");
+  const TempDir tmp("ckpt_roundtrip");
+  const std::string& dir = tmp.path();
   TrainedState s = trained_state();
   ck::Checkpoint c = s.capture();
   const std::string path = dir + "/state.sepal";
@@ -78,7 +73,8 @@ TEST(Checkpoint, WholeTrainingStateRoundTripsThroughAFile) {
 }
 
 TEST(Checkpoint, MetaOnlyReaderReadsTheSameMeta) {
-  const std::string dir = temp_dir("meta");
+  const TempDir tmp("ckpt_meta");
+  const std::string& dir = tmp.path();
   TrainedState s = trained_state();
   const std::string path = dir + "/state.sepal";
   ck::save_checkpoint(s.capture(), path);
@@ -110,7 +106,8 @@ TEST(Checkpoint, MetaOnlyReaderReadsTheSameMeta) {
 }
 
 TEST(Checkpoint, ErrorsNameTheFile) {
-  const std::string dir = temp_dir("errors");
+  const TempDir tmp("ckpt_errors");
+  const std::string& dir = tmp.path();
   try {
     ck::load_checkpoint(dir + "/missing.sepal");
     FAIL();
@@ -161,7 +158,8 @@ TEST(Checkpoint, FirstNonFiniteFindsNaNAndInfinity) {
 
 TEST(CheckpointCuda, SavedFromCudaLoadsOnCpu) {
   if (!sepal::cuda_available()) GTEST_SKIP() << "no CUDA device";
-  const std::string dir = temp_dir("cuda1");
+  const TempDir tmp("ckpt_cuda1");
+  const std::string& dir = tmp.path();
   TrainedState s = trained_state();
   ck::Checkpoint cpu = s.capture();
   s.model->to(Device::cuda());
@@ -181,7 +179,8 @@ TEST(CheckpointCuda, SavedFromCudaLoadsOnCpu) {
 
 TEST(CheckpointCuda, SavedOnCpuLoadsIntoACudaModel) {
   if (!sepal::cuda_available()) GTEST_SKIP() << "no CUDA device";
-  const std::string dir = temp_dir("cuda2");
+  const TempDir tmp("ckpt_cuda2");
+  const std::string& dir = tmp.path();
   TrainedState s = trained_state();
   ck::save_checkpoint(s.capture(), dir + "/cpu.sepal");
   ck::Checkpoint c = ck::load_checkpoint(dir + "/cpu.sepal");

@@ -11,6 +11,7 @@
 
 #include "checkpoint/keeper.h"
 #include "ckpt_test_util.h"
+#include "common/temp_dir.h"
 
 namespace {
 
@@ -19,12 +20,6 @@ using namespace sepal::testing;
 namespace ck = sepal::checkpoint;
 namespace fs = std::filesystem;
 
-std::string temp_dir(const std::string& tag) {
-  fs::path p = fs::temp_directory_path() / ("sepal-keeper-" + tag + "-" + std::to_string(::getpid()));
-  fs::remove_all(p);
-  return p.string();
-}
-
 ck::Checkpoint at_epoch(const ck::Checkpoint& base, int64_t epoch) {
   ck::Checkpoint c = base;
   c.meta.epoch = epoch;
@@ -32,7 +27,8 @@ ck::Checkpoint at_epoch(const ck::Checkpoint& base, int64_t epoch) {
 }
 
 TEST(CheckpointKeeper, NeverReplacesTheBestWithWorseEqualOrNaN) {
-  const std::string dir = temp_dir("best");
+  const TempDir tmp("keeper_best");
+  const std::string& dir = tmp.path();
   ck::Checkpoint base = trained_state(1).capture();
   ck::CheckpointKeeper keeper(dir + "/run", 2);  // creates the folder
   EXPECT_FALSE(keeper.best_val_acc().has_value());
@@ -69,7 +65,8 @@ TEST(CheckpointKeeper, NeverReplacesTheBestWithWorseEqualOrNaN) {
 // A run resumed into a new folder brings its best so far (1.00 after feature extraction): its
 // first fine-tuning epoch at 0.75 is not the best and must not become best.sepal; a better one is.
 TEST(CheckpointKeeper, ACarriedBestFromTheResumedRunCounts) {
-  const std::string dir = temp_dir("carried");
+  const TempDir tmp("keeper_carried");
+  const std::string& dir = tmp.path();
   ck::Checkpoint base = trained_state(1).capture();
   ck::CheckpointKeeper keeper(dir + "/finetune", 1);
   keeper.carry_best(0.90);
@@ -92,7 +89,8 @@ TEST(CheckpointKeeper, ACarriedBestFromTheResumedRunCounts) {
 }
 
 TEST(CheckpointKeeper, AnUnreadableBestIsReplacedByTheNextValidOne) {
-  const std::string dir = temp_dir("corrupt");
+  const TempDir tmp("keeper_corrupt");
+  const std::string& dir = tmp.path();
   fs::create_directories(dir);
   { std::ofstream(dir + "/best.sepal") << "garbage"; }
   ck::CheckpointKeeper keeper(dir, 1);
@@ -104,7 +102,8 @@ TEST(CheckpointKeeper, AnUnreadableBestIsReplacedByTheNextValidOne) {
 }
 
 TEST(CheckpointKeeper, KeepsTheLastNAndPointsLastAtTheNewest) {
-  const std::string dir = temp_dir("last");
+  const TempDir tmp("keeper_last");
+  const std::string& dir = tmp.path();
   ck::Checkpoint base = trained_state(1).capture();
   ck::CheckpointKeeper keeper(dir, 3);
   for (int64_t e = 1; e <= 5; ++e) {

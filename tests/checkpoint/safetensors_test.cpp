@@ -6,6 +6,8 @@
 #include <dirent.h>
 #include <gtest/gtest.h>
 #include <sepal.h>
+
+#include "common/temp_dir.h"
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -97,34 +99,7 @@ Bytes small_valid_file() {
   return serialize_safetensors(sd, {{"format", "pt"}});
 }
 
-// A private temporary folder, removed with its files at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = ::testing::TempDir() + "sepal_st_XXXXXX";
-    std::vector<char> buf(templ.begin(), templ.end());
-    buf.push_back('\0');
-    if (!::mkdtemp(buf.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = buf.data();
-  }
-  ~TempDir() {
-    for (const std::string& f : files()) ::unlink((path_ + "/" + f).c_str());
-    ::rmdir(path_.c_str());
-  }
-  const std::string& path() const { return path_; }
-  std::vector<std::string> files() const {
-    std::vector<std::string> out;
-    if (DIR* d = ::opendir(path_.c_str())) {
-      while (dirent* e = ::readdir(d))
-        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) out.push_back(e->d_name);
-      ::closedir(d);
-    }
-    return out;
-  }
-
- private:
-  std::string path_;
-};
+using sepal::testing::TempDir;
 
 Bytes read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

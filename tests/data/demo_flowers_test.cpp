@@ -16,6 +16,8 @@
 #include <tuple>
 #include <vector>
 
+#include "common/temp_dir.h"
+
 namespace sepal::data {
 namespace {
 
@@ -32,17 +34,7 @@ std::string read_file(const fs::path& p) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// A fresh folder under the system temp dir, removed at the end of the test.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name) {
-    path = fs::temp_directory_path() /
-           (name + "_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
-            std::to_string(reinterpret_cast<uintptr_t>(this)));
-    fs::remove_all(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using sepal::testing::TempDir;
 
 TEST(DemoSpecies, TableIsCompleteAndDistinct) {
   const auto& species = demo_species();
@@ -114,10 +106,10 @@ TEST(DemoFlowers, WritesImageFolderLayout) {
   o.valid_per_class = 2;
   o.num_species = 12;
   o.seed = 5;
-  write_demo_flowers(dir.path.string(), o);
+  write_demo_flowers(dir.path(), o);
   const auto& species = demo_species();
   for (int split = 0; split < 2; ++split) {
-    const fs::path base = dir.path / (split == 0 ? "train" : "valid");
+    const fs::path base = fs::path(dir.path()) / (split == 0 ? "train" : "valid");
     std::set<std::string> folders;
     for (const auto& e : fs::directory_iterator(base)) folders.insert(e.path().filename().string());
     EXPECT_EQ(folders.size(), 12u);
@@ -138,7 +130,7 @@ TEST(DemoFlowers, WritesImageFolderLayout) {
       }
     }
   }
-  EXPECT_EQ(read_file(dir.path / "cat_to_name.json"), demo_cat_to_name_json(12));
+  EXPECT_EQ(read_file(fs::path(dir.path()) / "cat_to_name.json"), demo_cat_to_name_json(12));
 }
 
 TEST(DemoFlowers, SameOptionsGiveByteIdenticalFiles) {
@@ -147,17 +139,17 @@ TEST(DemoFlowers, SameOptionsGiveByteIdenticalFiles) {
   o.image_size = 64;
   o.train_per_class = 2;
   o.valid_per_class = 1;
-  write_demo_flowers(a.path.string(), o);
-  write_demo_flowers(b.path.string(), o);
+  write_demo_flowers(a.path(), o);
+  write_demo_flowers(b.path(), o);
   o.seed = 2;
-  write_demo_flowers(c.path.string(), o);
+  write_demo_flowers(c.path(), o);
   int files = 0, differ_with_seed = 0;
-  for (const auto& e : fs::recursive_directory_iterator(a.path)) {
+  for (const auto& e : fs::recursive_directory_iterator(fs::path(a.path()))) {
     if (!e.is_regular_file()) continue;
-    const fs::path rel = fs::relative(e.path(), a.path);
+    const fs::path rel = fs::relative(e.path(), fs::path(a.path()));
     ++files;
-    EXPECT_EQ(read_file(e.path()), read_file(b.path / rel)) << rel;
-    differ_with_seed += read_file(e.path()) != read_file(c.path / rel);
+    EXPECT_EQ(read_file(e.path()), read_file(fs::path(b.path()) / rel)) << rel;
+    differ_with_seed += read_file(e.path()) != read_file(fs::path(c.path()) / rel);
   }
   EXPECT_EQ(files, 10 * 3 + 1);         // 10 species (the default) x 3 images + the json
   EXPECT_EQ(differ_with_seed, 10 * 3);  // another seed changes every image, not the json
@@ -227,23 +219,23 @@ TEST(DemoFlowers, WritesAChosenSubsetOfSpecies) {
   o.train_per_class = 2;
   o.valid_per_class = 1;
   o.species = {6, 9};
-  sepal::data::write_demo_flowers(dir.path.string(), o);
+  sepal::data::write_demo_flowers(dir.path(), o);
   const auto& all = sepal::data::demo_species();
   std::set<std::string> folders;
-  for (const auto& entry : fs::directory_iterator(dir.path / "train")) folders.insert(entry.path().filename().string());
+  for (const auto& entry : fs::directory_iterator(fs::path(dir.path()) / "train")) folders.insert(entry.path().filename().string());
   EXPECT_EQ(folders, (std::set<std::string>{all[6].folder, all[9].folder}));
-  EXPECT_TRUE(fs::exists(dir.path / "valid" / all[9].folder / "image_0000.png"));
-  EXPECT_FALSE(fs::exists(dir.path / "valid" / all[9].folder / "image_0001.png"));
-  std::ifstream in(dir.path / "cat_to_name.json");
+  EXPECT_TRUE(fs::exists(fs::path(dir.path()) / "valid" / all[9].folder / "image_0000.png"));
+  EXPECT_FALSE(fs::exists(fs::path(dir.path()) / "valid" / all[9].folder / "image_0001.png"));
+  std::ifstream in(fs::path(dir.path()) / "cat_to_name.json");
   std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_NE(json.find(all[6].name), std::string::npos);
   EXPECT_NE(json.find(all[9].name), std::string::npos);
   EXPECT_EQ(json.find(all[0].name), std::string::npos);
 
   o.species = {3, 3};
-  EXPECT_THROW(sepal::data::write_demo_flowers(dir.path.string(), o), sepal::Error);
+  EXPECT_THROW(sepal::data::write_demo_flowers(dir.path(), o), sepal::Error);
   o.species = {3, 99};
-  EXPECT_THROW(sepal::data::write_demo_flowers(dir.path.string(), o), sepal::Error);
+  EXPECT_THROW(sepal::data::write_demo_flowers(dir.path(), o), sepal::Error);
 }
 
 }  // namespace

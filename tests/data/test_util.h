@@ -1,5 +1,4 @@
-// test_util.h: helpers for the dataset tests: a temporary folder removed at the end of a test,
-// writing raw bytes, small synthetic images with a known pattern, and the error a bad image gives.
+// test_util.h: helpers for the data tests: the shared TempDir (common/temp_dir.h), writing raw bytes, small synthetic images with a known pattern, and the error a bad image gives.
 #pragma once
 #include <unistd.h>
 
@@ -9,31 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "common/temp_dir.h"
 #include "data/image.h"
 
 namespace sepal::data::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "sepal_dataset_XXXXXX").string();
-    std::vector<char> buf(pattern.begin(), pattern.end());
-    buf.push_back('\0');
-    path_ = mkdtemp(buf.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::permissions(path_, std::filesystem::perms::owner_all, ec);
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
-
- private:
-  std::string path_;
-};
+using ::sepal::testing::TempDir;
 
 inline void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());

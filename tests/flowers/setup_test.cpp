@@ -17,6 +17,7 @@
 #include "data/demo_flowers.h"
 #include "data/image.h"
 #include "data/json.h"
+#include "common/temp_dir.h"
 #include "model_setup.h"
 
 namespace flowers {
@@ -25,15 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 using sepal::Tensor;
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name) {
-    path = fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using sepal::testing::TempDir;
 
 bool equal(const Tensor& a, const Tensor& b) {
   auto x = a.cpu().contiguous().to_vector<float>(), y = b.cpu().contiguous().to_vector<float>();
@@ -44,7 +37,7 @@ TEST(FlowersSetup, TorchvisionWeightsLoadIntoTheBackboneAndTheirHeadIsDropped) {
   TempDir dir("flowers_pretrained");
   sepal::Generator gen(7);
   auto torchvision_model = sepal::nn::resnet18(1000, &gen);  // fc.weight [1000, 512]
-  const std::string file = (dir.path / "resnet18.safetensors").string();
+  const std::string file = (dir / "resnet18.safetensors");
   sepal::checkpoint::save_safetensors(torchvision_model->state_dict(), file);
 
   auto model = build_model("resnet18", 102, 1);
@@ -127,13 +120,13 @@ TEST(FlowersSetup, PredictOnPlainWeightsWithEitherHead) {
   sepal::data::Image img(40, 48, 3, 90);
   for (int y = 0; y < 40; ++y)
     for (int x = 0; x < 48; ++x) img.at(y, x, 1) = static_cast<uint8_t>(x * 5);
-  const std::string image = (dir.path / "a.png").string();
+  const std::string image = (dir / "a.png");
   sepal::data::save_png(img, image);
   sepal::Generator gen(2);
   auto plain = sepal::nn::resnet18(4, &gen);
   auto tutorial = build_model("resnet18", 4, 3);
-  const std::string plain_file = (dir.path / "plain.safetensors").string();
-  const std::string tutorial_file = (dir.path / "tutorial.safetensors").string();
+  const std::string plain_file = (dir / "plain.safetensors");
+  const std::string tutorial_file = (dir / "tutorial.safetensors");
   sepal::checkpoint::save_safetensors(plain->state_dict(), plain_file);
   sepal::checkpoint::save_safetensors(tutorial->state_dict(), tutorial_file);
   for (const auto& file : {plain_file, tutorial_file}) {
@@ -159,10 +152,10 @@ TEST(FlowersSetup, CachedFeaturesTrainLikeTheLoader) {
   tiny.image_size = 64;
   tiny.train_per_class = 5;
   tiny.valid_per_class = 2;
-  sepal::data::write_demo_flowers((dir.path / "data").string(), tiny);
+  sepal::data::write_demo_flowers((dir / "data"), tiny);
   TrainConfig c;
-  c.out = (dir.path / "plain").string();
-  c.data = (dir.path / "data").string();
+  c.out = (dir / "plain");
+  c.data = (dir / "data");
   c.image_size = 32;
   c.batch_size = 16;
   c.workers = 0;
@@ -172,7 +165,7 @@ TEST(FlowersSetup, CachedFeaturesTrainLikeTheLoader) {
   c.mode = "feature-extract";
   ASSERT_EQ(run_training(c), 0);
   TrainConfig cached = c;
-  cached.out = (dir.path / "cached").string();
+  cached.out = (dir / "cached");
   cached.cache_features = true;
   ASSERT_EQ(run_training(cached), 0);
   auto a = sepal::data::load_json(c.out + "/history.json").at("epochs");
@@ -196,10 +189,10 @@ TEST(FlowersSetup, NonFiniteLossStopsAndKeepsTheBestCheckpoint) {
   tiny.image_size = 64;
   tiny.train_per_class = 2;
   tiny.valid_per_class = 1;
-  sepal::data::write_demo_flowers((dir.path / "data").string(), tiny);
+  sepal::data::write_demo_flowers((dir / "data"), tiny);
   TrainConfig c;
-  c.data = (dir.path / "data").string();
-  c.out = (dir.path / "run").string();
+  c.data = (dir / "data");
+  c.out = (dir / "run");
   c.image_size = 32;
   c.batch_size = 8;
   c.workers = 0;
@@ -212,7 +205,7 @@ TEST(FlowersSetup, NonFiniteLossStopsAndKeepsTheBestCheckpoint) {
   // The same state with a poisoned head weight, resumed into the same folder for one more epoch.
   auto poisoned = sepal::checkpoint::load_checkpoint(c.out + "/last.sepal");
   poisoned.model.find("fc.0.weight")->data_ptr<float>()[0] = std::numeric_limits<float>::quiet_NaN();
-  const std::string nan_file = (dir.path / "nan.sepal").string();
+  const std::string nan_file = (dir / "nan.sepal");
   sepal::checkpoint::save_checkpoint(poisoned, nan_file);
   TrainConfig resumed = c;
   resumed.epochs = 2;
