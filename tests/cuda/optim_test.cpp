@@ -12,33 +12,23 @@
 namespace sepal::testing {
 namespace {
 
-using kernels::AdamDecay;
-
 TEST(CudaFusedAdam, MatchesCpuBitForBit) {
   if (!sepal::cuda_available()) GTEST_SKIP() << "no CUDA device";
   std::vector<int64_t> sizes;  // 60 tensors (two launches), 0 to 3 chunks of 8192 and more
   for (int k = 0; k < 60; ++k) sizes.push_back(k % 7 == 0 ? 8192 * (k % 3) + k : (k * 997) % 20000);
   sizes.push_back(1 << 20);
-  for (DType dtype : {DType::Float32, DType::Float64})
-    for (bool amsgrad : {false, true})
-      for (AdamDecay decay : {AdamDecay::None, AdamDecay::L2, AdamDecay::Decoupled})
-        for (bool maximize : {false, true}) {
-          SCOPED_TRACE(std::string(dtype_name(dtype)) + " amsgrad " + std::to_string(amsgrad) + " decay " +
-                       std::to_string(static_cast<int>(decay)) + " maximize " + std::to_string(maximize));
-          AdamStepArgs args;
-          args.weight_decay = 0.02;
-          args.decay_factor = 1.0 - 0.003 * 0.02;
-          args.amsgrad = amsgrad;
-          args.decay = decay;
-          args.maximize = maximize;
-          std::vector<AdamTensorSet> cpu = random_adam_sets(sizes, dtype, amsgrad, 11);
-          std::vector<AdamTensorSet> gpu_sets = copy_adam_sets(cpu, gpu());
-          for (int step = 0; step < 2; ++step) {
-            optim::adam_step_fused(cpu, args);
-            optim::adam_step_fused(gpu_sets, args);
-          }
-          EXPECT_TRUE(adam_sets_equal(cpu, gpu_sets));
-        }
+  AdamStepArgs base;
+  base.weight_decay = 0.02;
+  base.decay_factor = 1.0 - 0.003 * 0.02;
+  for_each_adam_variant(base, [&](DType dtype, const AdamStepArgs& args) {
+    std::vector<AdamTensorSet> cpu = random_adam_sets(sizes, dtype, args.amsgrad, 11);
+    std::vector<AdamTensorSet> gpu_sets = copy_adam_sets(cpu, gpu());
+    for (int step = 0; step < 2; ++step) {
+      optim::adam_step_fused(cpu, args);
+      optim::adam_step_fused(gpu_sets, args);
+    }
+    EXPECT_TRUE(adam_sets_equal(cpu, gpu_sets));
+  });
 }
 
 TEST(CudaFusedAdam, GoldenTrajectoriesOnTheGpu) {

@@ -1,7 +1,9 @@
 // adam_sets.h: random Adam tensor sets for the fused-kernel tests (CPU here, CUDA in tests/cuda):
 // parameters, gradients and moments of given sizes with per-tensor scalars as real steps have
-// them, deep copies to another device, and a bitwise comparison of two lists.
+// them, deep copies to another device, a bitwise comparison of two lists, and a loop over every
+// Adam variant (dtype x amsgrad x decay x maximize).
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -56,6 +58,25 @@ inline ::testing::AssertionResult adam_sets_equal(const std::vector<AdamTensorSe
     }
   }
   return ::testing::AssertionSuccess();
+}
+
+// Calls f(dtype, args) for float32 and float64 x amsgrad x {no decay, L2, decoupled} x maximize,
+// each under a SCOPED_TRACE naming the variant; `base` supplies the other fields of args.
+inline void for_each_adam_variant(const AdamStepArgs& base,
+                                  const std::function<void(DType, const AdamStepArgs&)>& f) {
+  using kernels::AdamDecay;
+  for (DType dtype : {DType::Float32, DType::Float64})
+    for (bool amsgrad : {false, true})
+      for (AdamDecay decay : {AdamDecay::None, AdamDecay::L2, AdamDecay::Decoupled})
+        for (bool maximize : {false, true}) {
+          SCOPED_TRACE(std::string(dtype_name(dtype)) + " amsgrad " + std::to_string(amsgrad) + " decay " +
+                       std::to_string(static_cast<int>(decay)) + " maximize " + std::to_string(maximize));
+          AdamStepArgs args = base;
+          args.amsgrad = amsgrad;
+          args.decay = decay;
+          args.maximize = maximize;
+          f(dtype, args);
+        }
 }
 
 }  // namespace sepal::testing
