@@ -136,7 +136,7 @@ int run_training(const TrainConfig& c) {
   double partial_seconds = 0;
   if (resume_from) {
     ckpt::ResumePlan plan = ckpt::plan_resume(*resume_from, *model, *opt, scheduler.get(),
-                                              ckpt::parse_resume_policy(c.resume_policy));
+                                              c.resume_policy);
     std::printf("\nresume plan for %s:\n%s\n", c.resume.c_str(), plan.str().c_str());
     if (!other_run.empty()) {
       std::printf("resume refused: %s. Nothing was trained.\n", other_run.c_str());
@@ -156,7 +156,7 @@ int run_training(const TrainConfig& c) {
     meta.best_val_acc = saved.best_val_acc;
     meta.best_epoch = saved.best_epoch;
     carry_report_strings(saved, meta);  // earlier resumes and images per epoch, for the report
-    add_resume_event(meta, {saved.epoch, ckpt::policy_name(plan.policy), ckpt::action_name(plan.action), plan.str()});
+    add_resume_event(meta, {saved.epoch, ckpt::to_string(plan.policy), ckpt::action_name(plan.action), plan.str()});
     if (plan.continues_run()) {
       auto counter = [&](const char* key) {
         auto it = saved.counters.find(key);
