@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "checkpoint/checkpoint.h"
+#include "checkpoint/cursor.h"
 #include "checkpoint/keeper.h"
 #include "checkpoint/resume.h"
 #include "checkpoint/safetensors.h"
@@ -53,12 +54,6 @@ ckpt::TrainingMeta base_meta(const TrainConfig& c, const DataSetup& d, const dat
   m.strings["options"] = describe(c);
   m.generators["loader"] = {c.seed, 0};
   return m;
-}
-
-std::string hexfloat(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%a", v);
-  return buf;
 }
 
 std::string lr_text(const std::vector<double>& lrs) {
@@ -158,20 +153,15 @@ int run_training(const TrainConfig& c) {
     carry_report_strings(saved, meta);  // earlier resumes and images per epoch, for the report
     add_resume_event(meta, {saved.epoch, ckpt::to_string(plan.policy), ckpt::action_name(plan.action), plan.str()});
     if (plan.continues_run()) {
-      auto counter = [&](const char* key) {
-        auto it = saved.counters.find(key);
-        return it == saved.counters.end() ? int64_t{0} : it->second;
-      };
-      auto text = [&](const char* key) {
-        auto it = saved.strings.find(key);
-        return it == saved.strings.end() ? 0.0 : std::strtod(it->second.c_str(), nullptr);
-      };
-      start_batch = counter("loader.batch");
+      const ckpt::TrainingCursor cursor = ckpt::TrainingCursor::decode(saved, c.resume);
+      start_batch = cursor.batch;
       if (auto it = saved.generators.find("loader"); it != saved.generators.end()) loader_seed = it->second.first;
-      partial.count = counter("partial.count");
-      partial.correct = counter("partial.correct");
-      partial.loss_sum = text("partial.loss_sum");
-      partial_seconds = text("partial.seconds");
+      if (cursor.partial) {
+        partial.count = cursor.partial->count;
+        partial.correct = cursor.partial->correct;
+        partial.loss_sum = cursor.partial->loss_sum;
+        partial_seconds = cursor.partial->seconds;
+      }
     }
   }
   if (c.dry_run) return 0;
@@ -244,12 +234,8 @@ int run_training(const TrainConfig& c) {
                            tp.batch < static_cast<int64_t>(train_loader->num_batches());
     if (mid_epoch) {
       ckpt::TrainingMeta m = meta;  // epoch not finished: meta.epoch stays at the completed count
-      m.counters["loader.epoch"] = epoch;
-      m.counters["loader.batch"] = tp.batch;
-      m.counters["partial.count"] = totals.count;
-      m.counters["partial.correct"] = totals.correct;
-      m.strings["partial.loss_sum"] = hexfloat(totals.loss_sum);
-      m.strings["partial.seconds"] = hexfloat(seconds);
+      ckpt::TrainingCursor{epoch, tp.batch, ckpt::PartialEpoch{totals.count, totals.correct, totals.loss_sum, seconds}}
+          .encode(m);
       const std::string path = keeper.save_last(ckpt::capture(*model, opt.get(), scheduler.get(), m));
       std::printf("\ninterrupted in epoch %lld after batch %lld: saved %s (also %s).\nresume with: flowers train "
                   "%s --resume %s\n",
@@ -265,8 +251,7 @@ int run_training(const TrainConfig& c) {
     record_epoch_images(meta, epoch + 1, totals.count);
     record_skips(d, false, meta);
     meta.epoch = epoch + 1;
-    meta.counters["loader.epoch"] = epoch + 1;
-    meta.counters["loader.batch"] = 0;
+    ckpt::TrainingCursor{epoch + 1, 0, std::nullopt}.encode(meta);
     ckpt::Checkpoint snapshot = ckpt::capture(*model, opt.get(), scheduler.get(), meta);
     const bool best = keeper.save_if_best(snapshot, valid.acc());
     if (best) {
