@@ -6,6 +6,7 @@
 #include "checkpoint/resume.h"
 
 #include <set>
+#include <utility>
 
 #include "checkpoint/resume_compare.h"
 #include "checkpoint/resume_decide.h"
@@ -13,6 +14,11 @@
 namespace sepal::checkpoint {
 
 namespace {
+
+// The one list of policy names: resume_policy_names, parse_resume_policy and to_string read it.
+constexpr std::pair<ResumePolicy, const char*> kPolicyNames[] = {
+    {ResumePolicy::Auto, "auto"}, {ResumePolicy::Strict, "strict"}, {ResumePolicy::Merge, "merge"},
+    {ResumePolicy::WeightsOnly, "weights-only"}};
 
 // The optimizer state dict a merge or weights-only resume loads: the live type, groups and
 // options, and (keep_state) the saved state of every live group member present in the
@@ -34,13 +40,6 @@ optim::OptimizerStateDict merged_state(const Checkpoint& ckpt, const optim::Opti
   return out;
 }
 
-}  // namespace
-
-namespace {
-// The one list of policy names: resume_policy_names, parse_resume_policy and to_string read it.
-constexpr std::pair<ResumePolicy, const char*> kPolicyNames[] = {
-    {ResumePolicy::Auto, "auto"}, {ResumePolicy::Strict, "strict"}, {ResumePolicy::Merge, "merge"},
-    {ResumePolicy::WeightsOnly, "weights-only"}};
 }  // namespace
 
 const std::vector<std::string>& resume_policy_names() {
