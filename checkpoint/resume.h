@@ -39,13 +39,9 @@
 #include <vector>
 
 #include "checkpoint/checkpoint.h"
+#include "checkpoint/resume_policy.h"  // ResumePolicy, parse_resume_policy, to_string
 
 namespace sepal::checkpoint {
-
-enum class ResumePolicy : uint8_t { Auto, Strict, Merge, WeightsOnly };
-// "auto", "strict", "merge", "weights-only"; throws sepal::Error listing them otherwise.
-ResumePolicy parse_resume_policy(const std::string& text);
-const char* policy_name(ResumePolicy policy);
 
 enum class ResumeAction : uint8_t { Full, Merge, WeightsOnly, Refuse };
 const char* action_name(ResumeAction action);  // "full resume", "merge", "weights only", "refuse"
@@ -94,6 +90,7 @@ struct GroupDiff {
 struct SchedulerCheck {
   std::string saved_type, live_type;  // "" when absent
   bool changed = false;               // type, hyperparameters or presence differ
+  bool inconsistent = false;          // the saved scheduler disagrees with the saved optimizer's lrs
   std::vector<std::string> findings;  // differences and inconsistencies, one line each
   std::string decision;               // what the chosen action does with the scheduler
 };
@@ -131,7 +128,8 @@ class ResumeRefused : public Error {
   ResumePlan plan_;
 };
 
-// Compares and decides; changes nothing. `sched` may be null (no scheduler this run).
+// Compares (resume_compare.h), decides (decide() in resume_decide.h) and works out what the
+// action does; changes nothing. `sched` may be null (no scheduler this run).
 ResumePlan plan_resume(const Checkpoint& ckpt, const nn::Module& model, const optim::Optimizer& opt,
                        const optim::Scheduler* sched, ResumePolicy policy);
 

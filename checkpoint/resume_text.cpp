@@ -62,7 +62,7 @@ std::string upper(const char* s) {
 
 std::string ResumePlan::str(size_t max_names) const {
   std::ostringstream os;
-  os << "Resume plan (policy " << policy_name(policy) << "): " << upper(action_name(action)) << "\n";
+  os << "Resume plan (policy " << to_string(policy) << "): " << upper(action_name(action)) << "\n";
   os << "  checkpoint: " << source << "\n";
   for (const std::string& r : reasons) os << "  " << (r.rfind("to proceed", 0) == 0 ? "" : "why: ") << r << "\n";
 

@@ -36,7 +36,10 @@ void declare_train_flags(Args& a) {
   a.value("--seed", "S", "seed of the weights' initialisation, the shuffling and the augmentation", "0");
   a.value("--out", "DIR", "where checkpoints, history.json and the report go", "runs/flowers");
   a.value("--resume", "CHECKPOINT", "resume training from this checkpoint");
-  a.value("--resume-policy", "POLICY", "auto | strict | merge | weights-only (see README)", "auto");
+  std::string policies;
+  for (const std::string& name : sepal::checkpoint::resume_policy_names())
+    policies += (policies.empty() ? "" : " | ") + name;
+  a.value("--resume-policy", "POLICY", policies + " (see README)", "auto");
   a.toggle("--dry-run", "print the model summary, the trainable parameters per group and, when "
            "resuming, the resume plan; then exit");
   a.toggle("--no-augment", "train on the valid preprocessing (no random augmentation)");
@@ -109,7 +112,8 @@ TrainConfig read_train_config(const Args& a) {
   c.seed = static_cast<uint64_t>(a.integer("--seed", 0, INT64_MAX));
   c.out = a.text("--out");
   c.resume = a.text("--resume");
-  c.resume_policy = a.choice("--resume-policy", {"auto", "strict", "merge", "weights-only"});
+  c.resume_policy = sepal::checkpoint::parse_resume_policy(
+      a.choice("--resume-policy", sepal::checkpoint::resume_policy_names()));
   if (a.given("--resume-policy") && c.resume.empty())
     throw UsageError("--resume-policy needs --resume CHECKPOINT");
   if (!c.resume.empty() && (!c.init_from.empty() || !c.pretrained.empty()))

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/resume_policy.h"
 #include "cli.h"
 #include "gpu_flags.h"
 
@@ -37,7 +38,7 @@ struct TrainConfig {
   uint64_t seed = 0;
   std::string out = "runs/flowers";
   std::string resume;                // checkpoint to resume from
-  std::string resume_policy = "auto";
+  sepal::checkpoint::ResumePolicy resume_policy = sepal::checkpoint::ResumePolicy::Auto;
   bool dry_run = false;
   bool augment = true;               // the flower train recipe; false: valid preprocessing
   bool cache_features = false;       // feature-extract: compute backbone features once

@@ -97,7 +97,7 @@ int demo_command(const std::vector<std::string>& argv) {
   TrainConfig ft = base;
   ft.data = new_data;
   ft.resume = fx_ckpt;
-  ft.resume_policy = "merge";
+  ft.resume_policy = sepal::checkpoint::ResumePolicy::Merge;
   ft.mode = "finetune";
   ft.head_lr = 1e-3;
   ft.backbone_lr = 1e-4;

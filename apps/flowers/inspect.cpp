@@ -162,8 +162,7 @@ int inspect_command(const std::vector<std::string>& argv) {
   apply_mode(*model, config.mode);
   auto opt = make_optimizer(config, *model);
   EpochScheduler sched(config, *opt);
-  ckpt::ResumePlan plan =
-      ckpt::plan_resume(c, *model, *opt, sched.get(), ckpt::parse_resume_policy(config.resume_policy));
+  ckpt::ResumePlan plan = ckpt::plan_resume(c, *model, *opt, sched.get(), config.resume_policy);
   std::printf("\nresume plan against: %s%s\n%s", a.text("--against").c_str(),
               config.data.empty() ? " (no --data: against the checkpoint's classes)" : "", plan.str().c_str());
   const std::string other_run = other_run_reason(c.meta, path, config.arch, classes.empty() ? c.meta.classes : classes);
