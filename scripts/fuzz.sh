@@ -17,7 +17,7 @@ SECONDS_IMAGE=${IMAGE_FUZZ_SECONDS:-60}
 CXX=${FUZZ_CXX:-clang++}
 OUT=build-fuzz
 mkdir -p "$OUT/corpus" "$OUT/artifacts" "$OUT/image_corpus"
-SOURCES="tests/fuzz/checkpoint_fuzz.cpp checkpoint/crc32c.cpp checkpoint/text.cpp checkpoint/format.cpp checkpoint/schema.cpp"
+SOURCES="tests/fuzz/checkpoint_fuzz.cpp checkpoint/crc32c.cpp io/utf8.cpp checkpoint/format.cpp checkpoint/schema.cpp"
 FLAGS="-std=c++20 -O1 -g -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 echo "fuzz.sh: building with $CXX"
 $CXX $FLAGS -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION $SOURCES -o "$OUT/checkpoint_fuzz_deep"
