@@ -85,7 +85,8 @@ class HeaderReader {
       if (!r_.at_end())
         r_.fail("unexpected " + r_.describe_next() + " after the header object (only whitespace may follow)");
     } catch (const io::JsonSyntaxError& e) {
-      fail(where() + "header is not valid JSON: " + reason_of(e) + " at header byte " + std::to_string(e.offset()));
+      fail(where() + "header is not valid JSON: " + reason_of(e) + " at header byte " +
+           std::to_string(e.offset()));
     }
     return h;
   }
@@ -109,10 +110,12 @@ class HeaderReader {
     if (c < '0' || c > '9') schema("\"" + field + "\" must hold non-negative integers, found " + found_here());
     const io::JsonNumber n = r_.read_number();
     if (!n.is_integer())
-      schema("\"" + field + "\" holds a number that is not an integer at header byte " + std::to_string(n.offset));
+      schema("\"" + field + "\" holds a number that is not an integer at header byte " +
+             std::to_string(n.offset));
     uint64_t v = 0;
     if (!n.to_uint64(&v))
-      schema("\"" + field + "\" holds a number too large for 64 bits at header byte " + std::to_string(n.offset));
+      schema("\"" + field + "\" holds a number too large for 64 bits at header byte " +
+             std::to_string(n.offset));
     return v;
   }
 
@@ -132,7 +135,8 @@ class HeaderReader {
 
   void tensor_entry(Entry* e) {
     tensor_ = e->name;
-    if (r_.peek() != '{') schema("expected an object with dtype, shape and data_offsets, found " + found_here());
+    if (r_.peek() != '{')
+      schema("expected an object with dtype, shape and data_offsets, found " + found_here());
     r_.begin_object();
     bool have_dtype = false, have_shape = false, have_offsets = false;
     std::string key;
@@ -181,7 +185,8 @@ class HeaderReader {
     std::string key;
     while (r_.next_member(&key, "a metadata key (a string)", "in \"__metadata__\"")) {
       if (r_.peek() != '"')
-        fail("\"__metadata__\": the value of " + io::quote_name(key) + " must be a string, found " + found_here());
+        fail("\"__metadata__\": the value of " + io::quote_name(key) + " must be a string, found " +
+             found_here());
       std::string value = r_.read_string();
       if (!metadata->emplace(key, std::move(value)).second)
         fail("\"__metadata__\": key " + io::quote_name(key) + " appears twice");

@@ -128,34 +128,17 @@ void write_json_string(std::string& out, std::string_view s) {
   for (size_t i = 0; i < s.size(); ++i) {
     const char ch = s[i];
     unsigned char c = static_cast<unsigned char>(ch);
-    if (c >= 0x80) {
-      size_t n = utf8_sequence_length(s, i);
-      if (n == 0) {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\u%04x", c);
-        out += buf;
-      } else {
-        out.append(s, i, n);
-        i += n - 1;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += ch;
-        }
+    size_t n = c >= 0x80 ? utf8_sequence_length(s, i) : 1;
+    if (const char letter = c == '/' ? 0 : json_escape_letter(ch)) {  // '/' needs no escape
+      out += '\\';
+      out += letter;
+    } else if (c < 0x20 || n == 0) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out.append(s, i, n);
+      i += n - 1;
     }
   }
   out += '"';

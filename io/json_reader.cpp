@@ -33,6 +33,10 @@ void append_utf8(std::string& out, unsigned cp) {
   }
 }
 
+// The two-character escapes: {letter, character}.
+constexpr char kEscapes[][2] = {{'"', '"'}, {'\\', '\\'}, {'/', '/'},  {'b', '\b'},
+                                {'f', '\f'}, {'n', '\n'},   {'r', '\r'}, {'t', '\t'}};
+
 std::string byte_text(unsigned char c) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "byte 0x%02X", c);
@@ -40,6 +44,18 @@ std::string byte_text(unsigned char c) {
 }
 
 }  // namespace
+
+char json_escape_letter(char c) {
+  for (const auto& e : kEscapes)
+    if (e[1] == c) return e[0];
+  return 0;
+}
+
+char json_escape_char(char letter) {
+  for (const auto& e : kEscapes)
+    if (e[0] == letter) return e[1];
+  return 0;
+}
 
 // ---- numbers ----
 
@@ -56,7 +72,8 @@ bool JsonNumber::to_uint64(uint64_t* out) const {
 void JsonReader::fail_at(size_t at, const std::string& reason) const { throw JsonSyntaxError(reason, at); }
 
 int JsonReader::peek() {
-  while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) pos_++;
+  while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r'))
+    pos_++;
   return pos_ < s_.size() ? static_cast<unsigned char>(s_[pos_]) : kEnd;
 }
 
@@ -171,42 +188,34 @@ std::string JsonReader::read_string(std::string_view what) {
     const size_t esc = pos_++;
     if (pos_ >= s_.size()) fail_at(esc, "unterminated escape");
     const char e = s_[pos_++];
-    switch (e) {
-      case '"': out += '"'; break;
-      case '\\': out += '\\'; break;
-      case '/': out += '/'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
-      case 'u': {
-        unsigned cp = hex4();
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-          if (s_.substr(pos_, 2) != "\\u")
-            throw JsonSyntaxError("unpaired high surrogate in a \\u escape", esc,
-                                  JsonSyntaxError::Kind::UnpairedHighSurrogate);
-          pos_ += 2;
-          unsigned lo = hex4();
-          if (lo < 0xDC00 || lo > 0xDFFF) fail_at(esc, "high surrogate not followed by a low surrogate");
-          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-          fail_at(esc, "unpaired low surrogate in a \\u escape");
-        }
-        append_utf8(out, cp);
-        break;
-      }
-      default:
-        throw JsonSyntaxError(std::string("invalid escape '\\") + e + "'", esc, JsonSyntaxError::Kind::BadEscape,
-                              static_cast<unsigned char>(e));
+    if (const char decoded = json_escape_char(e)) {
+      out += decoded;
+      continue;
     }
+    if (e != 'u')
+      throw JsonSyntaxError(std::string("invalid escape '\\") + e + "'", esc, JsonSyntaxError::Kind::BadEscape,
+                            static_cast<unsigned char>(e));
+    unsigned cp = hex4();
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+      if (s_.substr(pos_, 2) != "\\u")
+        throw JsonSyntaxError("unpaired high surrogate in a \\u escape", esc,
+                              JsonSyntaxError::Kind::UnpairedHighSurrogate);
+      pos_ += 2;
+      unsigned lo = hex4();
+      if (lo < 0xDC00 || lo > 0xDFFF) fail_at(esc, "high surrogate not followed by a low surrogate");
+      cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+    } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+      fail_at(esc, "unpaired low surrogate in a \\u escape");
+    }
+    append_utf8(out, cp);
   }
 }
 
 // ---- objects and arrays ----
 
 void JsonReader::open(char c) {
-  if (peek() != static_cast<unsigned char>(c)) fail(std::string("expected '") + c + "', found " + describe_next());
+  if (peek() != static_cast<unsigned char>(c))
+    fail(std::string("expected '") + c + "', found " + describe_next());
   pos_++;
   first_ = true;
 }
@@ -232,7 +241,8 @@ bool JsonReader::after_value(char close, std::string_view context) {
 bool JsonReader::next_member(std::string* key, std::string_view key_noun, std::string_view context) {
   if (!after_value('}', context)) return false;
   if (peek() != '"')
-    fail("expected " + std::string(key_noun) + ", found " + describe_next() + (peek() == '}' ? " (trailing comma?)" : ""));
+    fail("expected " + std::string(key_noun) + ", found " + describe_next() +
+         (peek() == '}' ? " (trailing comma?)" : ""));
   key_at_ = pos_;
   *key = read_string();
   if (peek() != ':') fail("expected ':' after an object key, found " + describe_next());

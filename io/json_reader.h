@@ -37,6 +37,12 @@ class JsonSyntaxError : public JsonError {
   unsigned char byte_;
 };
 
+// The two-character escapes of JSON strings: json_escape_letter('\n') is 'n', and
+// json_escape_char('n') is '\n'; 0 when there is none. "\/" reads as '/', but the writer leaves
+// '/' as it is; the other characters below 0x20 have no letter and are written as \u00XX.
+char json_escape_letter(char c);
+char json_escape_char(char letter);
+
 // A number as written, checked against the JSON grammar.
 struct JsonNumber {
   std::string_view text;
