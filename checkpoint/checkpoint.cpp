@@ -16,6 +16,7 @@
 #include "checkpoint/atomic_file.h"
 #include "checkpoint/format.h"
 #include "checkpoint/schema.h"
+#include "io/utf8.h"
 #include "tensor/raw.h"
 
 namespace sepal::checkpoint {
@@ -50,11 +51,11 @@ schema::RecordList build_records(const Checkpoint& ckpt, const std::string& cont
 
   std::unordered_map<std::string, const ParamIdentity*> identity;
   for (const ParamIdentity& p : ckpt.params) {
-    if (!identity.emplace(p.name, &p).second) fail("parameter " + quote_name(p.name) + " is listed twice in params");
+    if (!identity.emplace(p.name, &p).second) fail("parameter " + io::quote_name(p.name) + " is listed twice in params");
     const Tensor* t = ckpt.model.find(p.name);
-    if (!t) fail("parameter " + quote_name(p.name) + " has an identity but no tensor in model");
+    if (!t) fail("parameter " + io::quote_name(p.name) + " has an identity but no tensor in model");
     if (t->shape() != p.shape || t->dtype() != p.dtype)
-      fail("parameter " + quote_name(p.name) + ": identity says " + dtype_name(p.dtype) + " " + shape_str(p.shape) +
+      fail("parameter " + io::quote_name(p.name) + ": identity says " + dtype_name(p.dtype) + " " + shape_str(p.shape) +
            ", the tensor is " + dtype_name(t->dtype()) + " " + shape_str(t->shape()));
   }
   std::vector<ParamIdentity> ordered;  // identities in model order (the loader pairs them by position)
@@ -63,7 +64,7 @@ schema::RecordList build_records(const Checkpoint& ckpt, const std::string& cont
     auto it = identity.find(name);
     if (it != identity.end()) ordered.push_back(*it->second);
     add_tensor(schema::model_record(name), it != identity.end() ? Role::Parameter : Role::Buffer, t,
-               "tensor " + quote_name(name));
+               "tensor " + io::quote_name(name));
   }
   schema::encode_identity(out, ordered);
 
@@ -75,28 +76,28 @@ schema::RecordList build_records(const Checkpoint& ckpt, const std::string& cont
     for (size_t gi = 0; gi < o.groups.size(); ++gi) {
       for (const std::string& name : o.groups[gi].params) {
         if (!identity.count(name))
-          fail("optimizer group " + std::to_string(gi) + " lists " + quote_name(name) + ", which is not a parameter in params");
+          fail("optimizer group " + std::to_string(gi) + " lists " + io::quote_name(name) + ", which is not a parameter in params");
         if (!member_group.emplace(name, static_cast<int64_t>(gi)).second)
-          fail("parameter " + quote_name(name) + " is in two optimizer groups");
+          fail("parameter " + io::quote_name(name) + " is in two optimizer groups");
       }
       gs.push_back({o.groups[gi].options, o.groups[gi].params});
     }
     schema::encode_optimizer_groups(out, o.type, gs);
     for (const auto& [name, st] : o.state) {
       schema::check_component(out, name, "optimizer state parameter");
-      if (!member_group.count(name)) fail("optimizer state for " + quote_name(name) + ", which no group lists");
-      if (st.step < 0) fail("optimizer state of " + quote_name(name) + " has a negative step");
+      if (!member_group.count(name)) fail("optimizer state for " + io::quote_name(name) + ", which no group lists");
+      if (st.step < 0) fail("optimizer state of " + io::quote_name(name) + " has a negative step");
       out.i64(schema::state_record(name, "step"), Role::Optimizer, st.step);
       const ParamIdentity& id = *identity.at(name);
       std::string previous;
       for (const auto& [buf, t] : st.buffers) {
         schema::check_component(out, buf, "optimizer buffer");
         if (const std::string why = schema::buffer_problem(o.type, previous, buf); !why.empty())
-          fail("optimizer state of " + quote_name(name) + ": " + why);
+          fail("optimizer state of " + io::quote_name(name) + ": " + why);
         previous = buf;
-        if (buf == "step") fail("optimizer buffer of " + quote_name(name) + " may not be called \"step\"");
+        if (buf == "step") fail("optimizer buffer of " + io::quote_name(name) + " may not be called \"step\"");
         if (!t.defined() || !is_floating(t.dtype()) || t.shape() != id.shape)
-          fail("optimizer buffer " + buf + " of " + quote_name(name) +
+          fail("optimizer buffer " + buf + " of " + io::quote_name(name) +
                " must be a floating tensor of the parameter's shape " + shape_str(id.shape));
         add_tensor(schema::state_record(name, buf), Role::Optimizer, t, "optimizer buffer " + buf);
       }
@@ -106,7 +107,7 @@ schema::RecordList build_records(const Checkpoint& ckpt, const std::string& cont
     auto m = member_group.find(p.name);
     const int64_t listed = m == member_group.end() ? -1 : m->second;
     if (p.group != listed)
-      fail("parameter " + quote_name(p.name) + " has group " + std::to_string(p.group) + " but the optimizer " +
+      fail("parameter " + io::quote_name(p.name) + " has group " + std::to_string(p.group) + " but the optimizer " +
            (listed < 0 ? std::string("lists it in no group") : "lists it in group " + std::to_string(listed)) +
            (groups == 0 && p.group >= 0 ? " (there is no optimizer)" : ""));
   }

@@ -8,7 +8,7 @@
 #include <unordered_set>
 
 #include "checkpoint/crc32c.h"
-#include "checkpoint/text.h"
+#include "io/utf8.h"
 
 namespace sepal::checkpoint::format {
 
@@ -119,7 +119,7 @@ int64_t RecordInfo::numel() const {
 void Reader::fail(const std::string& what) const { throw CheckpointError(source_ + ": " + what); }
 
 void Reader::fail(const RecordInfo& r, const std::string& what) const {
-  throw CheckpointError(source_ + ": record " + quote_name(r.name) + " (" + role_name(r.role) + "): " + what);
+  throw CheckpointError(source_ + ": record " + io::quote_name(r.name) + " (" + role_name(r.role) + "): " + what);
 }
 
 Reader::Reader(uint64_t file_size, ReadAt read_at, std::string source)
@@ -201,15 +201,15 @@ void Reader::parse_table(const std::vector<uint8_t>& table, uint64_t record_coun
     RecordInfo r;
     r.name.assign(reinterpret_cast<const char*>(p + pos), name_len);
     pos += name_len;
-    if (!valid_utf8(reinterpret_cast<const uint8_t*>(r.name.data()), name_len) ||
+    if (!io::is_valid_utf8(r.name) ||
         r.name.find('\0') != std::string::npos)
-      fail(entry + ": the name " + quote_name(r.name) + " is not valid UTF-8 without NUL bytes");
-    if (!names.insert(r.name).second) fail(entry + ": the name " + quote_name(r.name) + " appears twice");
+      fail(entry + ": the name " + io::quote_name(r.name) + " is not valid UTF-8 without NUL bytes");
+    if (!names.insert(r.name).second) fail(entry + ": the name " + io::quote_name(r.name) + " appears twice");
     need(4, "role, type and rank");
     const uint8_t role = p[pos], type = p[pos + 1], ndim = p[pos + 2], reserved = p[pos + 3];
     pos += 4;
     if (role > static_cast<uint8_t>(Role::Meta))
-      fail(entry + " (" + quote_name(r.name) + "): unknown role " + std::to_string(role));
+      fail(entry + " (" + io::quote_name(r.name) + "): unknown role " + std::to_string(role));
     r.role = static_cast<Role>(role);
     r.type = static_cast<RecordType>(type);
     const bool known_type = (type >= 1 && type <= 5) || type == 16 || type == 17;
@@ -285,17 +285,16 @@ std::vector<uint8_t> Reader::read(const RecordInfo& r) const {
 
 void write_container(std::vector<OutRecord>& records, const ByteSink& sink, const std::string& context) {
   auto fail = [&](const OutRecord& r, const std::string& what) {
-    throw CheckpointError(context + ": record " + quote_name(r.info.name) + ": " + what);
+    throw CheckpointError(context + ": record " + io::quote_name(r.info.name) + ": " + what);
   };
   std::vector<uint8_t> table;
   std::unordered_set<std::string> names;
   uint64_t offset = 0;
   for (OutRecord& r : records) {
     RecordInfo& info = r.info;
-    const uint8_t* name = reinterpret_cast<const uint8_t*>(info.name.data());
     if (info.name.empty() || info.name.size() > kMaxNameLength)
       fail(r, "the name must be 1 to " + std::to_string(kMaxNameLength) + " bytes");
-    if (!valid_utf8(name, info.name.size()) || info.name.find('\0') != std::string::npos)
+    if (!io::is_valid_utf8(info.name) || info.name.find('\0') != std::string::npos)
       fail(r, "the name is not valid UTF-8 without NUL bytes");
     if (!names.insert(info.name).second) fail(r, "the name appears twice");
     if (info.shape.size() > kMaxDims) fail(r, "rank " + std::to_string(info.shape.size()) + " exceeds " + std::to_string(kMaxDims));
@@ -317,7 +316,7 @@ void write_container(std::vector<OutRecord>& records, const ByteSink& sink, cons
     offset += nbytes;
 
     put_le(&table, info.name.size(), 2);
-    table.insert(table.end(), name, name + info.name.size());
+    table.insert(table.end(), info.name.begin(), info.name.end());
     table.push_back(static_cast<uint8_t>(info.role));
     table.push_back(static_cast<uint8_t>(info.type));
     table.push_back(static_cast<uint8_t>(info.shape.size()));

@@ -5,7 +5,6 @@
 // mean (schema.h does); it validates every count, size and offset before using it, so a hostile
 // file can only produce a CheckpointError, never a crash or an allocation larger than the file.
 #pragma once
-#include "checkpoint/text.h"
 #include <cstddef>
 #include <cstdint>
 #include <functional>

@@ -23,9 +23,11 @@
 // I16, I32, U16, U32, U64, F8_*, ...) is an error naming the tensor and the dtype. Tensors are
 // created on the CPU; the state dict keeps the header's order.
 //
-// The JSON parser is schema-directed (header object -> tensor entry or metadata object ->
-// string or integer array): nesting can never exceed three levels and nothing recurses, so
-// a depth bomb such as "shape": [[[[...]]]] fails at its second '['.
+// The header is read with the io JSON reader (io/json_reader.h), schema-directed (header object
+// -> tensor entry or metadata object -> string or integer array; safetensors_header.h): nesting
+// can never exceed three levels and nothing recurses, so a depth bomb such as
+// "shape": [[[[...]]]] fails at its second '['. Integers are read exactly as 64-bit unsigned
+// numbers (offsets above 2^53 are not rounded through a double).
 #pragma once
 #include <cstddef>
 #include <cstdint>

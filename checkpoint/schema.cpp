@@ -10,6 +10,8 @@
 #include <set>
 #include <unordered_map>
 
+#include "io/utf8.h"
+
 namespace sepal::checkpoint::schema {
 
 using format::OutRecord;
@@ -55,7 +57,7 @@ class Index {
   }
   size_t require(const std::string& name, const std::string& why) {
     if (auto i = find(name)) return *i;
-    reader_.fail("required record " + quote_name(name) + " is missing (" + why + ")");
+    reader_.fail("required record " + io::quote_name(name) + " is missing (" + why + ")");
   }
   // Records whose names start with `prefix`, in file order; marks them used.
   std::vector<size_t> with_prefix(const char* prefix) {
@@ -119,8 +121,9 @@ class Index {
     size_t i = require(name, "a UTF8 string");
     const RecordInfo& r = expect(i, role, RecordType::Utf8);
     std::vector<uint8_t> bytes = reader_.read(r);
-    if (!valid_utf8(bytes.data(), bytes.size())) reader_.fail(r, "the string is not valid UTF-8");
-    return std::string(bytes.begin(), bytes.end());
+    std::string s(bytes.begin(), bytes.end());
+    if (!io::is_valid_utf8(s)) reader_.fail(r, "the string is not valid UTF-8");
+    return s;
   }
   std::vector<std::string> strings(size_t i, Role role, std::optional<int64_t> count = {}) const {
     const RecordInfo& r =
@@ -133,7 +136,7 @@ class Index {
     for (size_t k = 0; k < bytes.size(); ++k) {
       if (bytes[k] != 0) continue;
       if (out.size() == n) reader_.fail(r, "holds more than the " + std::to_string(n) + " strings its shape says");
-      if (!valid_utf8(bytes.data() + start, k - start))
+      if (!io::is_valid_utf8(std::string_view(reinterpret_cast<const char*>(bytes.data()) + start, k - start)))
         reader_.fail(r, "string " + std::to_string(out.size()) + " is not valid UTF-8");
       out.emplace_back(reinterpret_cast<const char*>(bytes.data() + start), k - start);
       start = k + 1;
@@ -159,7 +162,7 @@ std::map<std::string, V> zip_map(const Index& ix, size_t names_record, const std
   std::map<std::string, V> out;
   for (size_t k = 0; k < keys.size(); ++k)
     if (!out.emplace(keys[k], values[k]).second)
-      ix.reader().fail(ix.info(names_record), "the key " + quote_name(keys[k]) + " appears twice");
+      ix.reader().fail(ix.info(names_record), "the key " + io::quote_name(keys[k]) + " appears twice");
   return out;
 }
 
@@ -272,7 +275,7 @@ void decode_optimizer(Index& ix, Decoded& d, bool meta_only) {
     for (const std::string& p : opt.groups[gi].params)
       if (!member_group.emplace(p, static_cast<int64_t>(gi)).second)
         reader.fail(ix.info(*ix.find(group_record(gi, "params"))),
-                    "parameter " + quote_name(p) + " is also in group " + std::to_string(member_group[p]));
+                    "parameter " + io::quote_name(p) + " is also in group " + std::to_string(member_group[p]));
   std::map<std::string, const ParamIdentity*> params;
   for (const ParamIdentity& p : d.params) params.emplace(p.name, &p);
   for (size_t i : ix.with_prefix(kStatePrefix)) {
@@ -284,7 +287,7 @@ void decode_optimizer(Index& ix, Decoded& d, bool meta_only) {
     const std::string param = rest.substr(0, slash), field = rest.substr(slash + 1);
     auto p = params.find(param);
     if (p == params.end() || !member_group.count(param))
-      reader.fail(r, "state for " + quote_name(param) + ", which is not a parameter in an optimizer group");
+      reader.fail(r, "state for " + io::quote_name(param) + ", which is not a parameter in an optimizer group");
     DecodedParamState& st = opt.state[param];
     if (field == "step") {
       ix.expect(i, O, RecordType::I64, std::vector<int64_t>{});
@@ -304,18 +307,18 @@ void decode_optimizer(Index& ix, Decoded& d, bool meta_only) {
   }
   for (const auto& [param, st] : opt.state)
     if (!ix.find(state_record(param, "step")))
-      reader.fail("optimizer state of " + quote_name(param) + " has no step record");
+      reader.fail("optimizer state of " + io::quote_name(param) + " has no step record");
   // Identities and groups must agree.
   for (const ParamIdentity& p : d.params) {
     auto m = member_group.find(p.name);
     const int64_t listed = m == member_group.end() ? -1 : m->second;
     if (listed != p.group)
-      reader.fail("parameter " + quote_name(p.name) + " is in group " + std::to_string(p.group) +
+      reader.fail("parameter " + io::quote_name(p.name) + " is in group " + std::to_string(p.group) +
                   " by identity/group but the optimizer lists it in group " + std::to_string(listed));
   }
   for (const auto& [name, gi] : member_group)
     if (!params.count(name))
-      reader.fail("optimizer group " + std::to_string(gi) + " lists " + quote_name(name) +
+      reader.fail("optimizer group " + std::to_string(gi) + " lists " + io::quote_name(name) +
                   ", which is not a parameter in the model records");
   d.optimizer = std::move(opt);
 }
@@ -419,46 +422,46 @@ int64_t position(const std::vector<std::string>& words, const std::string& word)
 
 std::string optimizer_type_problem(const std::string& type) {
   if (find_words(optimizer_words(), type)) return "";
-  return "optimizer type " + quote_name(type) + " is not one of " + type_list(optimizer_words());
+  return "optimizer type " + io::quote_name(type) + " is not one of " + type_list(optimizer_words());
 }
 
 std::string option_problem(const std::string& type, const std::string& option) {
   const OptimizerWords* w = find_words(optimizer_words(), type);
   if (!w || position(w->options, option) >= 0) return "";
-  return "option " + quote_name(option) + " is not one of " + type + "'s (" + word_list(w->options) + ")";
+  return "option " + io::quote_name(option) + " is not one of " + type + "'s (" + word_list(w->options) + ")";
 }
 
 std::string buffer_problem(const std::string& type, const std::string& previous, const std::string& buffer) {
   const OptimizerWords* w = find_words(optimizer_words(), type);
   if (!w) return "";
   const int64_t at = position(w->buffers, buffer);
-  if (at < 0) return "buffer " + quote_name(buffer) + " is not one of " + type + "'s (" + word_list(w->buffers) + ")";
+  if (at < 0) return "buffer " + io::quote_name(buffer) + " is not one of " + type + "'s (" + word_list(w->buffers) + ")";
   if (!previous.empty() && position(w->buffers, previous) >= at)
-    return "buffer " + quote_name(buffer) + " comes after " + quote_name(previous) + ": " + type +
+    return "buffer " + io::quote_name(buffer) + " comes after " + io::quote_name(previous) + ": " + type +
            "'s buffers are in the order " + word_list(w->buffers);
   return "";
 }
 
 std::string scheduler_type_problem(const std::string& type) {
   if (find_words(scheduler_words(), type)) return "";
-  return "scheduler type " + quote_name(type) + " is not one of " + type_list(scheduler_words());
+  return "scheduler type " + io::quote_name(type) + " is not one of " + type_list(scheduler_words());
 }
 
 std::string scheduler_value_problem(const std::string& type, const std::string& name) {
   const SchedulerWords* w = find_words(scheduler_words(), type);
   if (!w || position(w->values, name) >= 0) return "";
-  return "value " + quote_name(name) + " is not one of " + type + "'s (" + word_list(w->values) + ")";
+  return "value " + io::quote_name(name) + " is not one of " + type + "'s (" + word_list(w->values) + ")";
 }
 
 std::string scheduler_list_problem(const std::string& type, const std::string& name) {
   const SchedulerWords* w = find_words(scheduler_words(), type);
   if (!w || position(w->lists, name) >= 0) return "";
-  return "list " + quote_name(name) + " is not one of " + type + "'s (" + word_list(w->lists) + ")";
+  return "list " + io::quote_name(name) + " is not one of " + type + "'s (" + word_list(w->lists) + ")";
 }
 
 std::string mode_problem(const std::string& mode) {
   if (std::find(std::begin(kModes), std::end(kModes), mode) != std::end(kModes)) return "";
-  return "mode " + quote_name(mode) + " is not one of feature-extract, finetune, finetune-from=layer1..layer4 (or empty)";
+  return "mode " + io::quote_name(mode) + " is not one of feature-extract, finetune, finetune-from=layer1..layer4 (or empty)";
 }
 
 std::string model_record(const std::string& tensor) { return kModelPrefix + tensor; }
@@ -525,7 +528,7 @@ Decoded decode(const Reader& reader, bool meta_only) {
   if (!meta_only && !d.optimizer)
     for (const ParamIdentity& id : d.params)
       if (id.group != -1)
-        reader.fail("parameter " + quote_name(id.name) + " is in optimizer group " + std::to_string(id.group) +
+        reader.fail("parameter " + io::quote_name(id.name) + " is in optimizer group " + std::to_string(id.group) +
                     " but the file has no optimizer");
   decode_scheduler(ix, d, meta_only);
   decode_meta(ix, d.meta);
@@ -540,7 +543,7 @@ void RecordList::fail(const std::string& what) const { throw CheckpointError(con
 
 void check_component(const RecordList& out, const std::string& name, const char* what) {
   if (name.empty() || name.find('/') != std::string::npos || name.find('\0') != std::string::npos)
-    out.fail(std::string(what) + " " + quote_name(name) + " cannot be stored: names must be non-empty, without '/' or NUL");
+    out.fail(std::string(what) + " " + io::quote_name(name) + " cannot be stored: names must be non-empty, without '/' or NUL");
 }
 
 void RecordList::owned(const std::string& name, Role role, RecordType type, std::vector<int64_t> shape,
@@ -594,7 +597,7 @@ void RecordList::bools(const std::string& name, Role role, const std::vector<boo
   owned(name, role, RecordType::Bool, {static_cast<int64_t>(values.size())}, std::move(bytes));
 }
 void RecordList::text(const std::string& name, Role role, const std::string& value) {
-  if (!valid_utf8(reinterpret_cast<const uint8_t*>(value.data()), value.size()))
+  if (!io::is_valid_utf8(value))
     fail("the value of " + name + " is not valid UTF-8");
   owned(name, role, RecordType::Utf8, {static_cast<int64_t>(value.size())},
         std::vector<uint8_t>(value.begin(), value.end()));
@@ -602,8 +605,8 @@ void RecordList::text(const std::string& name, Role role, const std::string& val
 void RecordList::strings(const std::string& name, Role role, const std::vector<std::string>& values) {
   std::vector<uint8_t> bytes;
   for (const std::string& s : values) {
-    if (s.find('\0') != std::string::npos || !valid_utf8(reinterpret_cast<const uint8_t*>(s.data()), s.size()))
-      fail("the string " + quote_name(s) + " in " + name + " is not valid UTF-8 without NUL bytes");
+    if (s.find('\0') != std::string::npos || !io::is_valid_utf8(s))
+      fail("the string " + io::quote_name(s) + " in " + name + " is not valid UTF-8 without NUL bytes");
     bytes.insert(bytes.end(), s.begin(), s.end());
     bytes.push_back(0);
   }

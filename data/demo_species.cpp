@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "data/demo_flowers.h"
-#include "data/json.h"
+#include "io/json.h"
 #include "tensor/error.h"
 
 namespace sepal::data {
@@ -91,7 +91,7 @@ std::string demo_cat_to_name_json(const std::vector<int>& species_indices) {
       throw Error("demo_cat_to_name_json: species index " + std::to_string(i) + " outside [0, " +
                   std::to_string(all.size()) + ")");
     out += k ? ",\n  " : "\n  ";
-    out += Json(all[i].folder).dump() + ": " + Json(all[i].name).dump();
+    out += io::Json(all[i].folder).dump() + ": " + io::Json(all[i].name).dump();
   }
   return out + "\n}\n";
 }

@@ -8,8 +8,8 @@
 #include <set>
 #include <system_error>
 
-#include "data/json.h"
-#include "data/utf8.h"
+#include "io/json.h"
+#include "io/utf8.h"
 
 namespace fs = std::filesystem;
 
@@ -122,8 +122,8 @@ ImageFolder::ImageFolder(const std::string& root, BadDataPolicy policy) : root_(
   // Decided here, before any file is probed or any epoch runs: a class name goes into
   // checkpoints and JSON as UTF-8 text, so a folder name that is not UTF-8 is refused.
   for (const auto& name : classes_)
-    if (!is_valid_utf8(name))
-      throw DataError(escape_invalid_utf8((fs::path(root) / name).string()) +
+    if (!io::is_valid_utf8(name))
+      throw DataError(io::escape_invalid_utf8((fs::path(root) / name).string()) +
                       ": class folder name is not valid UTF-8 (class names are stored as UTF-8 in checkpoints "
                       "and JSON); rename it to a UTF-8 name (convmv -f latin1 -t utf8 converts Latin-1 names)");
   for (size_t i = 0; i < classes_.size(); ++i) class_to_idx_[classes_[i]] = static_cast<int64_t>(i);
@@ -230,14 +230,14 @@ std::string ImageFolder::describe(size_t index) const {
 }
 
 std::map<std::string, std::string> load_cat_to_name(const std::string& path) {
-  Json doc = load_json(path);
+  io::Json doc = io::load_json(path);
   if (!doc.is_object())
-    throw JsonError(path + ": expected a JSON object {\"<folder>\": \"<display name>\", ...}, got " +
-                    Json::type_name(doc.type()));
+    throw io::JsonError(path + ": expected a JSON object {\"<folder>\": \"<display name>\", ...}, got " +
+                    io::Json::type_name(doc.type()));
   std::map<std::string, std::string> out;
   for (const auto& [key, value] : doc.as_object()) {
     if (!value.is_string())
-      throw JsonError(path + ": the value of \"" + key + "\" is " + Json::type_name(value.type()) +
+      throw io::JsonError(path + ": the value of \"" + key + "\" is " + io::Json::type_name(value.type()) +
                       ", expected a string (the display name)");
     out[key] = value.as_string();
   }

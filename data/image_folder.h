@@ -94,7 +94,7 @@ class ImageFolder : public Dataset {
 };
 
 // Reads a cat_to_name.json object {"1": "pink primrose", ...}: folder name -> display name.
-// JsonError naming the file when it is not valid JSON, not an object, or a value is not a string.
+// io::JsonError naming the file when it is not valid JSON, not an object, or a value is not a string.
 std::map<std::string, std::string> load_cat_to_name(const std::string& path);
 // Display names in label order: map[c] where present, else the folder name c itself.
 std::vector<std::string> class_names(const std::vector<std::string>& classes,

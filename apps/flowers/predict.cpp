@@ -11,12 +11,14 @@
 #include "commands.h"
 #include "data/image.h"
 #include "data/image_folder.h"
-#include "data/json.h"
 #include "data_setup.h"
 #include "gpu_flags.h"
+#include "io/json.h"
 #include "model_setup.h"
 
 namespace flowers {
+
+using sepal::io::Json;
 
 namespace {
 
@@ -111,7 +113,7 @@ int predict_command(const std::vector<std::string>& argv) {
   pipeline.std = m.std;
 
   sepal::NoGradGuard no_grad;
-  data::Json results = data::Json::array();
+  Json results = Json::array();
   sepal::Generator unused_rng(0);  // the valid preprocessing draws no random numbers
   for (const auto& path : a.rest()) {
     data::Image image = data::load_image(path);
@@ -123,12 +125,12 @@ int predict_command(const std::vector<std::string>& argv) {
     std::iota(order.begin(), order.end(), 0);
     std::partial_sort(order.begin(), order.begin() + topk, order.end(),
                       [&](int64_t i, int64_t j) { return p[i] > p[j] || (p[i] == p[j] && i < j); });
-    data::Json top = data::Json::array();
+    Json top = Json::array();
     if (!a.on("--json")) std::printf("%s\n", path.c_str());
     for (int64_t r = 0; r < topk; ++r) {
       const int64_t i = order[r];
       if (a.on("--json")) {
-        data::Json e = data::Json::object();
+        Json e = Json::object();
         e.set("index", i);
         e.set("name", m.names[i]);
         e.set("prob", p[i]);
@@ -139,7 +141,7 @@ int predict_command(const std::vector<std::string>& argv) {
       }
     }
     if (a.on("--json")) {
-      data::Json entry = data::Json::object();
+      Json entry = Json::object();
       entry.set("image", path);
       entry.set("topk", top);
       results.push_back(entry);

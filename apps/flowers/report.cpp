@@ -10,14 +10,14 @@
 
 #include "checkpoint/atomic_file.h"
 #include "data/image.h"
-#include "data/json.h"
+#include "io/json.h"
 #include "plot.h"
 
 namespace flowers {
 
 namespace fs = std::filesystem;
 using sepal::checkpoint::TrainingMeta;
-using sepal::data::Json;
+using sepal::io::Json;
 
 namespace {
 
@@ -30,7 +30,7 @@ Json string_json(const TrainingMeta& meta, const char* key, Json fallback) {
   auto it = meta.strings.find(key);
   if (it == meta.strings.end()) return fallback;
   try {
-    Json j = sepal::data::parse_json(it->second, std::string("meta ") + key);
+    Json j = sepal::io::parse_json(it->second, std::string("meta ") + key);
     if (j.type() == fallback.type()) return j;
   } catch (const sepal::Error&) {
   }
@@ -175,7 +175,7 @@ void record_skipped(TrainingMeta& meta, const std::string& split, const std::str
 
 void write_run_report(const std::string& dir, const TrainingMeta& meta, const std::string& title) {
   fs::create_directories(dir);
-  sepal::data::save_json(history_json(meta), (fs::path(dir) / "history.json").string());
+  sepal::io::save_json(history_json(meta), (fs::path(dir) / "history.json").string());
   const std::vector<Chart> charts = charts_of(meta);
   sepal::data::save_png(render_charts(charts), (fs::path(dir) / "curves.png").string());
 

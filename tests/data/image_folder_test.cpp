@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "data/image_folder.h"
-#include "data/json.h"
+#include "io/json.h"
 #include "data/test_util.h"
 
 namespace sepal::data {

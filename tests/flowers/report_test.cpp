@@ -10,7 +10,7 @@
 
 #include <unistd.h>
 
-#include "data/json.h"
+#include "io/json.h"
 #include "plot.h"
 #include "report.h"
 
@@ -102,7 +102,7 @@ TEST_F(ReportFiles, ResumesImagesAndSkipsReachHistoryAndReport) {
   EXPECT_EQ(next.strings.count("skipped"), 0u);  // recounted by each run
 
   write_run_report(dir.string(), meta, "flowers: test");
-  sepal::data::Json h = sepal::data::load_json((dir / "history.json").string());
+  sepal::io::Json h = sepal::io::load_json((dir / "history.json").string());
   ASSERT_EQ(h.at("resumes").size(), 1u);
   EXPECT_EQ(h.at("resumes")[0].at("epoch").as_int(), 2);
   EXPECT_EQ(h.at("resumes")[0].at("policy").as_string(), "merge");

@@ -16,8 +16,8 @@
 #include "commands.h"
 #include "data/demo_flowers.h"
 #include "data/image.h"
-#include "data/json.h"
 #include "common/temp_dir.h"
+#include "io/json.h"
 #include "model_setup.h"
 
 namespace flowers {
@@ -135,7 +135,7 @@ TEST(FlowersSetup, PredictOnPlainWeightsWithEitherHead) {
                               "32", "--resize", "36", "--device", "cpu", "--json", image});
     std::string out = testing::internal::GetCapturedStdout();
     ASSERT_EQ(rc, 0);
-    auto json = sepal::data::parse_json(out, "predict output");
+    auto json = sepal::io::parse_json(out, "predict output");
     double sum = 0;
     for (const auto& e : json[0].at("topk").as_array()) sum += e.at("prob").as_number();
     EXPECT_NEAR(sum, 1.0, 1e-5) << out;
@@ -168,8 +168,8 @@ TEST(FlowersSetup, CachedFeaturesTrainLikeTheLoader) {
   cached.out = (dir / "cached");
   cached.cache_features = true;
   ASSERT_EQ(run_training(cached), 0);
-  auto a = sepal::data::load_json(c.out + "/history.json").at("epochs");
-  auto b = sepal::data::load_json(cached.out + "/history.json").at("epochs");
+  auto a = sepal::io::load_json(c.out + "/history.json").at("epochs");
+  auto b = sepal::io::load_json(cached.out + "/history.json").at("epochs");
   ASSERT_EQ(a.size(), 2u);
   ASSERT_EQ(b.size(), 2u);
   for (size_t e = 0; e < 2; ++e)

@@ -1,7 +1,8 @@
 // json.h: a small JSON value (null, bool, number, string, array, object that keeps insertion
-// order), a strict RFC 8259 parser whose errors give the file name, line and column, and a
-// writer whose output is always valid UTF-8 JSON (see dump()). Used for cat_to_name.json, the
-// trainer's history.json and its --json output.
+// order), a strict RFC 8259 parser (built on the reader in io/json_reader.h) whose errors give
+// the file name, line and column, and a writer whose output is always valid UTF-8 JSON (see
+// dump()). Used for cat_to_name.json, the trainer's history.json and its --json output; the
+// string writer also writes safetensors headers.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -14,7 +15,7 @@
 
 #include "tensor/error.h"
 
-namespace sepal::data {
+namespace sepal::io {
 
 // Malformed JSON text ("NAME:LINE:COL: reason") or a value of the wrong type.
 class JsonError : public IOError {
@@ -94,6 +95,11 @@ class Json {
   std::variant<std::nullptr_t, bool, double, std::string, Array, Object> v_;
 };
 
+// Appends s as a JSON string: quoted; '"', '\\' and control characters escaped (\n, \t, ...,
+// else \u00XX in lower-case hex); valid UTF-8 passed through; each byte that is not part of a
+// valid UTF-8 sequence written as the \u00XX of its Latin-1 reading (see dump()).
+void write_json_string(std::string& out, std::string_view s);
+
 // Parses one JSON text (RFC 8259: no comments, no trailing commas, no leading zeros, no control
 // characters in strings, valid UTF-8, no duplicate keys, nesting at most 512 deep); `name`
 // (a file path) starts every error message: "NAME:LINE:COLUMN: reason".
@@ -103,4 +109,4 @@ Json load_json(const std::string& path);
 // Writes value.dump(indent) plus a newline atomically (temp file in the same folder, rename).
 void save_json(const Json& value, const std::string& path, int indent = 2);
 
-}  // namespace sepal::data
+}  // namespace sepal::io

@@ -1,9 +1,10 @@
-// utf8.cpp: UTF-8 validation and \xHH escaping of invalid bytes; see utf8.h.
-#include "data/utf8.h"
+// utf8.cpp: UTF-8 validation, \xHH escaping of invalid bytes and name quoting; see utf8.h.
+#include "io/utf8.h"
 
+#include <algorithm>
 #include <cstdio>
 
-namespace sepal::data {
+namespace sepal::io {
 
 size_t utf8_sequence_length(std::string_view s, size_t i) {
   auto b = [&](size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u; };
@@ -26,13 +27,13 @@ size_t utf8_sequence_length(std::string_view s, size_t i) {
   return 0;  // a continuation byte, or F5-FF
 }
 
-bool is_valid_utf8(std::string_view s) {
+size_t utf8_error_at(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     size_t n = utf8_sequence_length(s, i);
-    if (n == 0) return false;
+    if (n == 0) return i;
     i += n;
   }
-  return true;
+  return s.size();
 }
 
 std::string escape_invalid_utf8(std::string_view s) {
@@ -53,4 +54,28 @@ std::string escape_invalid_utf8(std::string_view s) {
   return out;
 }
 
-}  // namespace sepal::data
+std::string quote_name(std::string_view s, size_t max_bytes) {
+  const bool utf8 = is_valid_utf8(s);
+  size_t n = std::min(s.size(), max_bytes);
+  if (utf8)
+    while (n > 0 && n < s.size() && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  std::string out = "\"";
+  for (size_t i = 0; i < n; ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7F || (c >= 0x80 && !utf8)) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += '"';
+  if (n < s.size()) out += "... (" + std::to_string(s.size()) + " bytes)";
+  return out;
+}
+
+}  // namespace sepal::io
