@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "checkpoint/text.h"
+#include "io/utf8.h"
 
 namespace sepal::checkpoint {
 
@@ -65,9 +65,9 @@ class Reader {
   // A string holding a finite C hexfloat.
   double hexfloat(const char* key) const {
     const std::string& text = meta_.strings.at(key);
-    if (!is_hexfloat(text)) fail("string", key, quote_name(text, 40) + " is not a hexfloat (like 0x1.8p+1)");
+    if (!is_hexfloat(text)) fail("string", key, io::quote_name(text, 40) + " is not a hexfloat (like 0x1.8p+1)");
     const double v = std::strtod(text.c_str(), nullptr);
-    if (!std::isfinite(v)) fail("string", key, quote_name(text, 40) + " is not finite");
+    if (!std::isfinite(v)) fail("string", key, io::quote_name(text, 40) + " is not finite");
     return v;
   }
 
