@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <tuple>
+#include <type_traits>
 
 #include <sepal.h>
 
@@ -51,38 +53,58 @@ TEST(Optimizer, AddParamGroupRejectsBadParametersAndNamesThem) {
   EXPECT_EQ(opt.group_of("fc.bias"), std::optional<size_t>(1));
 }
 
-TEST(Optimizer, OptionsAreDefaultsWithOverridesAndUnknownOnesAreErrors) {
+template <typename O>
+concept HasMomentum = requires(O o) { o.momentum(0.9); };
+template <typename O>
+concept TakesScalarBetas = requires(O o) { o.betas(0.9); };
+
+TEST(Optimizer, OptionsAreTypedGroupsTakeTheirOwnAndBadValuesAreErrors) {
   Tensor w = param({2}), b = param({2});
-  Adam opt({{"w", w}}, {{"lr", 0.01}, {"weight_decay", 1e-4}});
-  opt.add_param_group({{"b", b}}, {{"lr", 0.1}, {"beta2", 0.99}, {"amsgrad", true}});
+  Adam opt({{"w", w}}, optim::AdamOptions(0.01).weight_decay(1e-4));
+  opt.add_param_group({{"b", b}}, opt.defaults().lr(0.1).betas({0.9, 0.99}).amsgrad(true));
   EXPECT_EQ(opt.param_group(0).lr(), 0.01);
-  EXPECT_EQ(opt.param_group(0).option("beta2"), 0.999);
+  EXPECT_EQ(std::get<1>(opt.group_options(0).betas()), 0.999);
   EXPECT_EQ(opt.param_group(1).lr(), 0.1);
-  EXPECT_EQ(opt.param_group(1).option("beta2"), 0.99);
-  EXPECT_EQ(opt.param_group(1).option("weight_decay"), 1e-4);
-  EXPECT_TRUE(opt.param_group(1).flag("amsgrad"));
-  EXPECT_FALSE(opt.param_group(0).flag("amsgrad"));
-  EXPECT_EQ(opt.defaults().at("lr"), 0.01);
+  EXPECT_EQ(std::get<1>(opt.group_options(1).betas()), 0.99);
+  EXPECT_EQ(opt.group_options(1).weight_decay(), 1e-4);
+  EXPECT_TRUE(opt.group_options(1).amsgrad());
+  EXPECT_FALSE(opt.group_options(0).amsgrad());
+  EXPECT_EQ(opt.defaults().lr(), 0.01);
+  // A misspelt or foreign option does not compile; SGD's lr has no default.
+  static_assert(!HasMomentum<optim::AdamOptions> && HasMomentum<optim::SGDOptions>);
+  static_assert(!TakesScalarBetas<optim::AdamOptions>);
+  static_assert(!std::is_default_constructible_v<optim::SGDOptions>);
+  // Out-of-range values are errors naming the option (and the group).
   Tensor c = param({1});
-  expect_error([&] { opt.add_param_group({{"c", c}}, {{"momentum", 0.9}}); }, {"unknown option 'momentum'", "beta1"});
-  expect_error([&] { opt.add_param_group({{"c", c}}, {{"lr", -1}}); }, {"learning rate", "group 2"});
-  expect_error([&] { opt.add_param_group({{"c", c}}, {{"beta1", 1.0}}); }, {"beta1"});
-  expect_error([&] { opt.add_param_group({{"c", c}}, {{"amsgrad", 0.5}}); }, {"'amsgrad'", "flag"});
-  expect_error([&] { Adam bad({}, {{"betas", 0.9}}); }, {"unknown option 'betas'"});
-  expect_error([&] { opt.set_option(0, "eps", -1); }, {"eps"});
-  expect_error([&] { opt.param_group(0).option("momentum"); }, {"'momentum'"});
-  expect_error([&] { SGD sgd({{"c", c}}); }, {"requires option 'lr'"});
-  expect_error([&] { SGD sgd({{"c", c}}, {{"lr", 0.1}, {"nesterov", 1}}); }, {"Nesterov"});
-  expect_error([&] { SGD sgd({{"c", c}}, {{"lr", 0.1}, {"momentum", 0.9}, {"dampening", 0.1}, {"nesterov", 1}}); },
+  expect_error([&] { opt.add_param_group({{"c", c}}, optim::AdamOptions(-1)); }, {"learning rate", "group 2"});
+  expect_error([&] { opt.add_param_group({{"c", c}}, optim::AdamOptions().betas({1.0, 0.999})); }, {"beta1"});
+  expect_error([&] { opt.set_group_options(0, opt.group_options(0).eps(-1)); }, {"eps"});
+  expect_error([&] { SGD sgd({{"c", c}}, optim::SGDOptions(0.1).nesterov(true)); }, {"Nesterov"});
+  expect_error([&] { SGD sgd({{"c", c}}, optim::SGDOptions(0.1).momentum(0.9).dampening(0.1).nesterov(true)); },
                {"Nesterov"});
-  SGD sgd({}, {{"momentum", 0.9}});  // lr may come with each group
-  sgd.add_param_group({{"c", c}}, {{"lr", 0.5}});
+  EXPECT_EQ(opt.num_param_groups(), 2u);
+  EXPECT_EQ(opt.group_options(0).eps(), 1e-8);  // the failed set changed nothing
+  // The name-keyed form (state dicts) names unknown, missing and malformed options.
+  optim::OptimizerStateDict sd = opt.state_dict();
+  sd.groups[0].options["momentum"] = 0.9;
+  expect_error([&] { opt.load_state_dict(sd); }, {"unknown option 'momentum'", "beta1"});
+  sd.groups[0].options.erase("momentum");
+  sd.groups[0].options["amsgrad"] = 0.5;
+  expect_error([&] { opt.load_state_dict(sd); }, {"'amsgrad'", "flag"});
+  expect_error([&] { optim::from_options<optim::SGDOptions>({{"momentum", 0.9}}, "SGD", "test"); },
+               {"requires option 'lr'"});
+  expect_error([&] { optim::from_options<optim::AdamOptions>({{"betas", 0.9}}, "Adam", "test"); },
+               {"requires option 'lr'"});
+  // A group may take the defaults with its own lr.
+  SGD sgd(optim::SGDOptions(0.1).momentum(0.9));
+  sgd.add_param_group({{"c", c}}, sgd.defaults().lr(0.5));
   EXPECT_EQ(sgd.lr(0), 0.5);
+  EXPECT_EQ(sgd.group_options(0).momentum(), 0.9);
 }
 
 TEST(Optimizer, ZeroGradSetsToNoneOrZeroes) {
   Tensor w = param({3}), b = param({2});
-  SGD opt({{"w", w}, {"b", b}}, {{"lr", 0.1}});
+  SGD opt({{"w", w}, {"b", b}}, optim::SGDOptions(0.1));
   w.set_grad(ones({3}));
   b.set_grad(ones({2}));
   opt.zero_grad(false);
@@ -94,7 +116,7 @@ TEST(Optimizer, ZeroGradSetsToNoneOrZeroes) {
 
 TEST(Optimizer, StepSkipsParametersWithoutGradAndCreatesStateLazilyByName) {
   Tensor w = param({3}), b = param({2});
-  Adam opt({{"w", w}, {"b", b}}, {{"lr", 0.1}});
+  Adam opt({{"w", w}, {"b", b}}, optim::AdamOptions(0.1));
   EXPECT_EQ(opt.num_states(), 0u);
   w.set_grad(full({3}, 0.5));
   const std::vector<float> b_before = b.to_vector<float>(), w_before = w.to_vector<float>();
@@ -121,7 +143,7 @@ TEST(Optimizer, FrozenParametersNeverChangeAndGetNoState) {
     SCOPED_TRACE(type);
     std::unique_ptr<optim::Optimizer> opt;
     if (type == "Adam") opt = std::make_unique<Adam>(nn::NamedTensors{{"w", w}, {"frozen", frozen}});
-    else opt = std::make_unique<SGD>(nn::NamedTensors{{"w", w}, {"frozen", frozen}}, optim::Options{{"lr", 0.1}, {"momentum", 0.9}});
+    else opt = std::make_unique<SGD>(nn::NamedTensors{{"w", w}, {"frozen", frozen}}, optim::SGDOptions(0.1).momentum(0.9));
     const std::vector<float> before = frozen.to_vector<float>();
     for (int k = 0; k < 5; ++k) {
       w.set_grad(full({4}, 0.25));
@@ -138,12 +160,12 @@ TEST(Optimizer, FrozenParametersNeverChangeAndGetNoState) {
 // A parameter that first gets a gradient after 10 steps of its neighbours must start at step 1.
 TEST(Optimizer, LateParameterStartsItsBiasCorrectionAtOne) {
   Tensor early = param({2}), late = param({3});
-  Adam opt({{"early", early}}, {{"lr", 0.01}});
+  Adam opt({{"early", early}}, optim::AdamOptions(0.01));
   for (int k = 0; k < 10; ++k) {
     early.set_grad(full({2}, 1.0));
     opt.step();
   }
-  opt.add_param_group({{"late", late}}, {{"lr", 0.05}});
+  opt.add_param_group({{"late", late}}, optim::AdamOptions(0.05));
   const std::vector<float> before = late.to_vector<float>();
   late.set_grad(from_vector<float>({2.0f, -0.5f, 1e-3f}, {3}));
   early.set_grad(full({2}, 1.0));
@@ -161,7 +183,7 @@ TEST(Optimizer, LateParameterStartsItsBiasCorrectionAtOne) {
 TEST(Optimizer, SgdMomentumBufferStartsAsTheFirstGradient) {
   Tensor w = from_vector<float>({1.0f, -2.0f}, {2});
   w.requires_grad_(true);
-  SGD opt({{"w", w}}, {{"lr", 0.5}, {"momentum", 0.9}, {"dampening", 0.5}, {"weight_decay", 0.1}});
+  SGD opt({{"w", w}}, optim::SGDOptions(0.5).momentum(0.9).dampening(0.5).weight_decay(0.1));
   Tensor g = from_vector<float>({0.25f, 0.5f}, {2});
   w.set_grad(g);
   opt.step();
