@@ -69,9 +69,11 @@ Tensor record(const char* name, Tensor result, const std::vector<Tensor>& inputs
 namespace {
 
 // True when nothing but `t` can reach its memory: its only handle, the only view of its storage,
-// and a dense tensor over that storage (what a backward pass returns when it allocated the result).
+// and a dense tensor over that storage (what a backward pass returns when it allocated the result),
+// which is not outside memory (from_blob).
 bool sole_owner(const Tensor& t) {
-  return t.impl_ptr().use_count() == 1 && t.storage().use_count() == 1 && t.offset() == 0 && t.is_contiguous() &&
+  return t.impl_ptr().use_count() == 1 && t.storage().use_count() == 1 && !t.storage()->external() &&
+         t.offset() == 0 && t.is_contiguous() &&
          t.storage()->nbytes() == static_cast<size_t>(t.numel()) * t.element_size();
 }
 

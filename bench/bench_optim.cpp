@@ -55,7 +55,7 @@ void adam_step(benchmark::State& state, sepal::Device device, sepal::optim::Adam
     return;
   }
   Model m = resnet18_with_grads(device);
-  sepal::optim::Adam opt(m.params, {{"lr", 1e-3}});
+  sepal::optim::Adam opt(m.params, sepal::optim::AdamOptions(1e-3));
   opt.set_implementation(impl);
   sepal::Backend& backend = sepal::backend_for(device);
   opt.step();  // creates the state (first touch of exp_avg / exp_avg_sq) outside the timing

@@ -70,7 +70,7 @@ struct Workload {
       nn::NamedTensors trainable;
       for (auto& [name, p] : model->named_parameters())
         if (p.requires_grad()) trainable.emplace_back(name, p);
-      opt = std::make_unique<optim::Adam>(trainable, optim::Options{{"lr", 1e-3}});
+      opt = std::make_unique<optim::Adam>(trainable, optim::AdamOptions(1e-3));
     }
     for (int i = 0; i < 2; ++i) step();
   }

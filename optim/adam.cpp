@@ -9,36 +9,49 @@
 
 namespace sepal::optim {
 
-namespace {
+Adam::Adam(const AdamOptions& defaults) : Adam("Adam", false, to_options(defaults)) {}
 
-std::vector<OptionSpec> adam_specs(double weight_decay) {
-  return {{"lr", OptionKind::Real, 1e-3},         {"beta1", OptionKind::Real, 0.9},
-          {"beta2", OptionKind::Real, 0.999},     {"eps", OptionKind::Real, 1e-8},
-          {"weight_decay", OptionKind::Real, weight_decay}, {"amsgrad", OptionKind::Bool, 0.0},
-          {"maximize", OptionKind::Bool, 0.0}};
-}
-
-}  // namespace
-
-Adam::Adam(const nn::NamedTensors& params, const Options& defaults) : Adam("Adam", false, params, defaults) {}
-
-AdamW::AdamW(const nn::NamedTensors& params, const Options& defaults) : Adam("AdamW", true, params, defaults) {}
-
-Adam::Adam(std::string type, bool decoupled, const nn::NamedTensors& params, const Options& defaults)
-    : Optimizer(std::move(type), adam_specs(decoupled ? 1e-2 : 0.0), defaults), decoupled_(decoupled) {
-  check_defaults();
+Adam::Adam(const nn::NamedTensors& params, const AdamOptions& defaults) : Adam(defaults) {
   if (!params.empty()) add_param_group(params);
 }
 
-void Adam::check_options(const Options& o, const std::string& where) const {
-  auto get = [&o](const char* name) { return o.at(name); };
-  if (get("lr") < 0) throw Error(where + ": invalid learning rate " + std::to_string(get("lr")) + " (must be >= 0)");
-  if (get("eps") < 0) throw Error(where + ": invalid eps " + std::to_string(get("eps")) + " (must be >= 0)");
-  for (const char* b : {"beta1", "beta2"})
-    if (!(get(b) >= 0 && get(b) < 1))
-      throw Error(where + ": invalid " + b + " " + std::to_string(get(b)) + " (must be in [0, 1))");
-  if (get("weight_decay") < 0)
-    throw Error(where + ": invalid weight_decay " + std::to_string(get("weight_decay")) + " (must be >= 0)");
+Adam::Adam(const std::vector<Tensor>& params, const AdamOptions& defaults) : Adam(defaults) {
+  if (!params.empty()) add_param_group(params);
+}
+
+Adam::Adam(std::string type, bool decoupled, const Options& defaults)
+    : Optimizer(std::move(type), option_specs<AdamOptions>(), defaults), decoupled_(decoupled) {
+  check_defaults();
+}
+
+void Adam::add_param_group(const nn::NamedTensors& params, const AdamOptions& options) {
+  add_group(params, to_options(options));
+}
+
+void Adam::add_param_group(const std::vector<Tensor>& params, const AdamOptions& options) {
+  add_group(auto_named(params), to_options(options));
+}
+
+AdamW::AdamW(const AdamWOptions& defaults) : Adam("AdamW", true, to_options(defaults)) {}
+
+AdamW::AdamW(const nn::NamedTensors& params, const AdamWOptions& defaults) : AdamW(defaults) {
+  if (!params.empty()) add_param_group(params);
+}
+
+AdamW::AdamW(const std::vector<Tensor>& params, const AdamWOptions& defaults) : AdamW(defaults) {
+  if (!params.empty()) add_param_group(params);
+}
+
+void AdamW::add_param_group(const nn::NamedTensors& params, const AdamWOptions& options) {
+  add_group(params, to_options(options));
+}
+
+void AdamW::add_param_group(const std::vector<Tensor>& params, const AdamWOptions& options) {
+  add_group(auto_named(params), to_options(options));
+}
+
+void Adam::check_options(const Options& options, const std::string& where) const {
+  from_options<AdamOptions>(options, type(), where);
 }
 
 std::vector<std::string> Adam::known_buffers() const { return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}; }
@@ -49,16 +62,17 @@ std::vector<std::string> Adam::required_buffers(const Options&) const {
 }
 
 void Adam::step_group(const ParamGroup& group, std::vector<Active>& active) {
-  const double lr = group.lr(), beta1 = group.option("beta1"), beta2 = group.option("beta2");
-  const double weight_decay = group.option("weight_decay");
+  const AdamOptions o = from_options<AdamOptions>(group.options(), type(), type() + ".step");
+  const double lr = o.lr(), beta1 = std::get<0>(o.betas()), beta2 = std::get<1>(o.betas());
+  const double weight_decay = o.weight_decay();
   AdamStepArgs args;
   args.beta1 = beta1;
   args.beta2 = beta2;
-  args.eps = group.option("eps");
+  args.eps = o.eps();
   args.weight_decay = weight_decay;
   args.decay_factor = 1.0 - lr * weight_decay;
-  args.amsgrad = group.flag("amsgrad");
-  args.maximize = group.flag("maximize");
+  args.amsgrad = o.amsgrad();
+  args.maximize = o.maximize();
   args.decay = decoupled_ ? kernels::AdamDecay::Decoupled
                           : (weight_decay != 0.0 ? kernels::AdamDecay::L2 : kernels::AdamDecay::None);
   std::vector<AdamTensorSet> sets;

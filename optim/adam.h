@@ -5,10 +5,13 @@
 //   amsgrad: max_exp_avg_sq = max(max_exp_avg_sq, exp_avg_sq) (the raw average, as PyTorch does)
 //   denom = sqrt(exp_avg_sq or max) / sqrt(1 - beta2^step) + eps
 //   p -= lr / (1 - beta1^step) * exp_avg / denom
-// Options (defaults): lr 1e-3, beta1 0.9, beta2 0.999, eps 1e-8, weight_decay 0 (AdamW 1e-2),
-// amsgrad false, maximize false. State per parameter: step, exp_avg, exp_avg_sq[, max_exp_avg_sq].
+// Options: AdamOptions / AdamWOptions (optim/options.h; AdamW's weight_decay defaults to 1e-2).
+// State per parameter: step, exp_avg, exp_avg_sq[, max_exp_avg_sq].
 // The update runs fused (one multi-tensor backend kernel per group and device; the default) or
 // per tensor from raw ops (the reference); both give the same bits.
+//
+//   optim::Adam opt(model->named_parameters(), optim::AdamOptions(1e-3).amsgrad(true));
+//   optim::AdamW opt(std::vector<Tensor>{w, b}, optim::AdamWOptions().weight_decay(0.05));
 #pragma once
 #include "optim/optimizer.h"
 
@@ -18,12 +21,23 @@ enum class AdamImpl : uint8_t { Fused, PerTensor };
 
 class Adam : public Optimizer {
  public:
-  explicit Adam(const nn::NamedTensors& params = {}, const Options& defaults = {});
+  // Without parameters (groups added later), with named ones, or with plain ones ("param.<k>").
+  explicit Adam(const AdamOptions& defaults = AdamOptions());
+  explicit Adam(const nn::NamedTensors& params, const AdamOptions& defaults = AdamOptions());
+  explicit Adam(const std::vector<Tensor>& params, const AdamOptions& defaults = AdamOptions());
+
+  using Optimizer::add_param_group;  // with the defaults
+  void add_param_group(const nn::NamedTensors& params, const AdamOptions& options);
+  void add_param_group(const std::vector<Tensor>& params, const AdamOptions& options);
+  AdamOptions defaults() const { return typed_defaults<AdamOptions>(); }
+  AdamOptions group_options(size_t group) const { return typed_options<AdamOptions>(group); }
+  void set_group_options(size_t group, const AdamOptions& options) { replace_options(group, to_options(options)); }
+
   void set_implementation(AdamImpl impl) { impl_ = impl; }
   AdamImpl implementation() const { return impl_; }
 
  protected:
-  Adam(std::string type, bool decoupled, const nn::NamedTensors& params, const Options& defaults);
+  Adam(std::string type, bool decoupled, const Options& defaults);
   void step_group(const ParamGroup& group, std::vector<Active>& active) override;
   void check_options(const Options& options, const std::string& where) const override;
   std::vector<std::string> known_buffers() const override;
@@ -37,7 +51,16 @@ class Adam : public Optimizer {
 // Adam with decoupled weight decay (Loshchilov & Hutter): p *= 1 - lr * weight_decay each step.
 class AdamW : public Adam {
  public:
-  explicit AdamW(const nn::NamedTensors& params = {}, const Options& defaults = {});
+  explicit AdamW(const AdamWOptions& defaults = AdamWOptions());
+  explicit AdamW(const nn::NamedTensors& params, const AdamWOptions& defaults = AdamWOptions());
+  explicit AdamW(const std::vector<Tensor>& params, const AdamWOptions& defaults = AdamWOptions());
+
+  using Optimizer::add_param_group;  // with the defaults
+  void add_param_group(const nn::NamedTensors& params, const AdamWOptions& options);
+  void add_param_group(const std::vector<Tensor>& params, const AdamWOptions& options);
+  AdamWOptions defaults() const { return typed_defaults<AdamWOptions>(); }
+  AdamWOptions group_options(size_t group) const { return typed_options<AdamWOptions>(group); }
+  void set_group_options(size_t group, const AdamWOptions& options) { replace_options(group, to_options(options)); }
 };
 
 }  // namespace sepal::optim

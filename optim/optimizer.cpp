@@ -3,8 +3,6 @@
 // and hands them to the subclass. State dicts are in state_dict.cpp.
 #include "optim/optimizer.h"
 
-#include <cmath>
-
 #include "autograd/grad_mode.h"
 #include "tensor/raw.h"
 
@@ -16,38 +14,20 @@ std::string describe(const Tensor& t) {
   return std::string(dtype_name(t.dtype())) + " " + shape_str(t.shape()) + " on " + t.device().str();
 }
 
-std::string list_names(const Options& options) {
-  std::string out;
-  for (const auto& [name, value] : options) out += (out.empty() ? "" : ", ") + name;
-  return out;
-}
-
 }  // namespace
 
-double ParamGroup::option(const std::string& name) const {
-  auto it = options_.find(name);
-  if (it == options_.end())
-    throw Error("parameter group " + std::to_string(index_) + " has no option '" + name + "' (it has: " +
-                list_names(options_) + ")");
+std::optional<double> ParamGroup::initial_lr() const {
+  auto it = options_.find("initial_lr");
+  if (it == options_.end()) return std::nullopt;
   return it->second;
 }
 
-Optimizer::Optimizer(std::string type, std::vector<OptionSpec> specs, const Options& default_overrides)
-    : type_(std::move(type)), specs_(std::move(specs)) {
-  specs_.push_back({"initial_lr", OptionKind::Real, std::nullopt, true});
-  check_option_names(default_overrides, type_ + " defaults");
-  for (const OptionSpec& s : specs_)
-    if (s.default_value) defaults_[s.name] = *s.default_value;
-  for (const auto& [name, value] : default_overrides) defaults_[name] = value;
+Optimizer::Optimizer(std::string type, std::vector<OptionSpec> specs, Options defaults)
+    : type_(std::move(type)), specs_(std::move(specs)), defaults_(std::move(defaults)) {
+  check_option_names(defaults_, type_ + " defaults");
 }
 
-void Optimizer::check_defaults() const {
-  // Range checks need every option; with a required one left to the groups (SGD's lr), each
-  // group's complete options are checked when it is added.
-  for (const OptionSpec& s : specs_)
-    if (!s.optional && !defaults_.count(s.name)) return;
-  check_options(defaults_, type_ + " defaults");
-}
+void Optimizer::check_defaults() const { check_options(defaults_, type_ + " defaults"); }
 
 void Optimizer::check_option_names(const Options& options, const std::string& where) const {
   for (const auto& [name, value] : options) {
@@ -59,10 +39,7 @@ void Optimizer::check_option_names(const Options& options, const std::string& wh
       for (const OptionSpec& s : specs_) known += (known.empty() ? "" : ", ") + s.name;
       throw Error(where + ": unknown option '" + name + "' for " + type_ + " (known options: " + known + ")");
     }
-    if (!std::isfinite(value))
-      throw Error(where + ": option '" + name + "' must be finite, got " + std::to_string(value));
-    if (spec->kind == OptionKind::Bool && value != 0.0 && value != 1.0)
-      throw Error(where + ": option '" + name + "' is a flag (true/false, 1/0), got " + std::to_string(value));
+    check_option_value(name, spec->kind, value, where);
   }
 }
 
@@ -72,8 +49,7 @@ Options Optimizer::complete(const Options& overrides, const std::string& where) 
   Options out = defaults_;
   for (const auto& [name, value] : overrides) out[name] = value;
   for (const OptionSpec& s : specs_)
-    if (!s.optional && !out.count(s.name))
-      throw Error(where + ": " + type_ + " requires option '" + s.name + "' (give it in the defaults or the group)");
+    if (!s.optional && !out.count(s.name)) missing_option(type_, s.name, where);
   check_options(out, where);
   return out;
 }
@@ -91,11 +67,21 @@ std::optional<size_t> Optimizer::group_of(const std::string& name) const {
   return it->second;
 }
 
-void Optimizer::add_param_group(const nn::NamedTensors& params, const Options& overrides) {
+nn::NamedTensors Optimizer::auto_named(const std::vector<Tensor>& params) const {
+  nn::NamedTensors out;
+  for (size_t i = 0; i < params.size(); ++i) out.emplace_back("param." + std::to_string(members_.size() + i), params[i]);
+  return out;
+}
+
+void Optimizer::add_param_group(const nn::NamedTensors& params) { add_group(params, {}); }
+
+void Optimizer::add_param_group(const std::vector<Tensor>& params) { add_group(auto_named(params), {}); }
+
+void Optimizer::add_group(const nn::NamedTensors& params, const Options& options) {
   const std::string where = type_ + ".add_param_group (group " + std::to_string(groups_.size()) + ")";
   ParamGroup group;
   group.index_ = groups_.size();
-  group.options_ = complete(overrides, where);
+  group.options_ = complete(options, where);
   std::unordered_set<std::string> names;
   std::unordered_set<const TensorImpl*> tensors;
   for (const auto& [name, t] : params) {
@@ -120,6 +106,16 @@ void Optimizer::add_param_group(const nn::NamedTensors& params, const Options& o
     members_.insert(group.params_[i].impl());
   }
   groups_.push_back(std::move(group));
+}
+
+void Optimizer::replace_options(size_t group, const Options& options) {
+  param_group(group);  // range check
+  const std::string where = type_ + ".set_group_options (group " + std::to_string(group) + ")";
+  check_option_names(options, where);
+  Options next = options;
+  if (auto initial = groups_[group].initial_lr()) next.emplace("initial_lr", *initial);
+  check_options(next, where);
+  groups_[group].options_ = std::move(next);
 }
 
 void Optimizer::set_option(size_t group, const std::string& name, double value) {

@@ -36,7 +36,10 @@ bool ReduceLROnPlateau::is_better(double a, double best) const {
   return options_.threshold_mode == ThresholdMode::Rel ? a > best * (t + 1.) : a > best + t;
 }
 
-void ReduceLROnPlateau::step(double metric) {
+void ReduceLROnPlateau::step(std::optional<double> value) {
+  if (!value)
+    throw Error(type_ + ".step: needs the epoch's metric (step(val_loss)); it decides whether the lr is reduced");
+  const double metric = *value;
   last_epoch_ += 1;
   if (is_better(metric, best_)) {
     best_ = metric;

@@ -1,5 +1,5 @@
 // plateau.h: ReduceLROnPlateau, PyTorch 1.13's: step(metric) once per epoch with a validation
-// metric; after more than `patience` epochs without an improvement (relative or absolute
+// metric (through the Scheduler interface, so sched->step(val_loss) steps any scheduler); after more than `patience` epochs without an improvement (relative or absolute
 // threshold, for a metric to minimise or maximise) every group's lr becomes
 // max(lr * factor, min_lr) (unchanged when that moves it by eps or less), followed by `cooldown`
 // epochs in which bad epochs are not counted.
@@ -29,7 +29,9 @@ struct PlateauOptions {
 class ReduceLROnPlateau : public Scheduler {
  public:
   explicit ReduceLROnPlateau(Optimizer& optimizer, PlateauOptions options = {});
-  void step(double metric);
+  // Throws sepal::Error, changing nothing, when `metric` is absent: it decides the reduction.
+  void step(std::optional<double> metric = std::nullopt) override;
+  bool uses_metric() const override { return true; }
   double best() const { return best_; }
   int64_t num_bad_epochs() const { return num_bad_epochs_; }
   int64_t cooldown_counter() const { return cooldown_counter_; }

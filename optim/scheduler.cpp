@@ -66,9 +66,8 @@ LRScheduler::LRScheduler(std::string type, Optimizer& optimizer) : Scheduler(std
 
 void LRScheduler::adopt_new_groups() {
   for (size_t i = base_lrs_.size(); i < optimizer_.num_param_groups(); ++i) {
-    if (!optimizer_.param_group(i).has_option("initial_lr"))
-      optimizer_.set_option(i, "initial_lr", optimizer_.param_group(i).lr());
-    base_lrs_.push_back(optimizer_.param_group(i).option("initial_lr"));
+    if (!optimizer_.param_group(i).initial_lr()) optimizer_.set_initial_lr(i, optimizer_.param_group(i).lr());
+    base_lrs_.push_back(*optimizer_.param_group(i).initial_lr());
   }
 }
 
@@ -77,7 +76,7 @@ void LRScheduler::initial_step() {
   step();
 }
 
-void LRScheduler::step() {
+void LRScheduler::step(std::optional<double>) {
   adopt_new_groups();
   ++step_count_;
   ++last_epoch_;

@@ -1,17 +1,20 @@
 // scheduler.h: learning-rate schedulers with PyTorch 1.13's chainable semantics and timing.
-// Construct one after the optimizer (it records each group's "initial_lr" option, keeping one
-// already there, and takes them as base_lrs; last_epoch becomes 0), then call step() once per
-// epoch *after* optimizer.step(). Each step reads every group's current lr and sets the next,
-// so schedulers chain. A group added to the optimizer later gets an initial_lr (its lr then)
-// and a base lr on the next step(). Every scheduler saves and restores its whole state.
+// Construct one after the optimizer (it records each group's initial_lr, keeping one already
+// there, and takes them as base_lrs; last_epoch becomes 0), then call step() once per epoch
+// *after* optimizer.step(). Each step reads every group's current lr and sets the next, so
+// schedulers chain. A group added to the optimizer later gets an initial_lr (its lr then) and a
+// base lr on the next step(). Every scheduler saves and restores its whole state.
 //
 //   optim::StepLR sched(opt, 7, 0.1);        // epochs 0-6 at lr, 7-13 at lr/10, 14-20 at lr/100
 //   for (epoch...) { train(...); sched.step(); }
 //
-// ReduceLROnPlateau (plateau.h) is stepped with a metric instead.
+// Every scheduler is stepped through the one Scheduler::step(metric): ReduceLROnPlateau
+// (plateau.h) needs the metric (PyTorch's scheduler.step(val_loss)), the epoch schedulers ignore
+// it, so a training loop holding any Scheduler calls sched->step(val_loss) once per epoch.
 #pragma once
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +36,11 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   const std::string& type() const { return type_; }
+  // Advances one epoch. `metric` (the epoch's validation loss, say) is what ReduceLROnPlateau
+  // decides on; it throws without one. The epoch schedulers ignore it.
+  virtual void step(std::optional<double> metric = std::nullopt) = 0;
+  // Whether step() needs the metric (true for ReduceLROnPlateau).
+  virtual bool uses_metric() const { return false; }
   // The lr of every group after the latest step (PyTorch's get_last_lr()).
   const std::vector<double>& get_last_lr() const { return last_lr_; }
   int64_t last_epoch() const { return last_epoch_; }
@@ -62,8 +70,9 @@ class Scheduler {
 // Epoch-based schedulers (PyTorch's _LRScheduler).
 class LRScheduler : public Scheduler {
  public:
-  // Advances one epoch: last_epoch += 1, then sets every group's lr to get_lr().
-  void step();
+  // Advances one epoch: last_epoch += 1, then sets every group's lr to get_lr(); the metric,
+  // when given, is not used.
+  void step(std::optional<double> metric = std::nullopt) override;
   const std::vector<double>& base_lrs() const { return base_lrs_; }
 
  protected:

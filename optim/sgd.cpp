@@ -5,33 +5,34 @@
 
 namespace sepal::optim {
 
-SGD::SGD(const nn::NamedTensors& params, const Options& defaults)
-    : Optimizer("SGD",
-                {{"lr", OptionKind::Real, std::nullopt},
-                 {"momentum", OptionKind::Real, 0.0},
-                 {"dampening", OptionKind::Real, 0.0},
-                 {"weight_decay", OptionKind::Real, 0.0},
-                 {"nesterov", OptionKind::Bool, 0.0},
-                 {"maximize", OptionKind::Bool, 0.0}},
-                defaults) {
+SGD::SGD(const SGDOptions& defaults) : Optimizer("SGD", option_specs<SGDOptions>(), to_options(defaults)) {
   check_defaults();
+}
+
+SGD::SGD(const nn::NamedTensors& params, const SGDOptions& defaults) : SGD(defaults) {
   if (!params.empty()) add_param_group(params);
 }
 
-void SGD::check_options(const Options& o, const std::string& where) const {
-  if (o.at("lr") < 0) throw Error(where + ": invalid learning rate " + std::to_string(o.at("lr")) + " (must be >= 0)");
-  if (o.at("momentum") < 0) throw Error(where + ": invalid momentum " + std::to_string(o.at("momentum")) + " (must be >= 0)");
-  if (o.at("weight_decay") < 0)
-    throw Error(where + ": invalid weight_decay " + std::to_string(o.at("weight_decay")) + " (must be >= 0)");
-  if (o.at("nesterov") != 0.0 && (o.at("momentum") <= 0 || o.at("dampening") != 0))
-    throw Error(where + ": Nesterov momentum requires a momentum > 0 and zero dampening (momentum " +
-                std::to_string(o.at("momentum")) + ", dampening " + std::to_string(o.at("dampening")) + ")");
+SGD::SGD(const std::vector<Tensor>& params, const SGDOptions& defaults) : SGD(defaults) {
+  if (!params.empty()) add_param_group(params);
+}
+
+void SGD::add_param_group(const nn::NamedTensors& params, const SGDOptions& options) {
+  add_group(params, to_options(options));
+}
+
+void SGD::add_param_group(const std::vector<Tensor>& params, const SGDOptions& options) {
+  add_group(auto_named(params), to_options(options));
+}
+
+void SGD::check_options(const Options& options, const std::string& where) const {
+  from_options<SGDOptions>(options, type(), where);
 }
 
 void SGD::step_group(const ParamGroup& group, std::vector<Active>& active) {
-  const double lr = group.lr(), momentum = group.option("momentum"), dampening = group.option("dampening");
-  const double weight_decay = group.option("weight_decay");
-  const bool nesterov = group.flag("nesterov"), maximize = group.flag("maximize");
+  const SGDOptions o = from_options<SGDOptions>(group.options(), type(), type() + ".step");
+  const double lr = o.lr(), momentum = o.momentum(), dampening = o.dampening(), weight_decay = o.weight_decay();
+  const bool nesterov = o.nesterov(), maximize = o.maximize();
   for (Active& a : active) {
     const Tensor& p = a.param;
     Tensor d = a.grad;

@@ -14,13 +14,11 @@
 #include <utility>
 #include <vector>
 
+#include "optim/options.h"
 #include "tensor/error.h"
 #include "tensor/tensor.h"
 
 namespace sepal::optim {
-
-// Option values by name. Booleans are 1 or 0; Adam's betas are "beta1" and "beta2".
-using Options = std::map<std::string, double>;
 
 // One parameter's optimizer state, created on the first step() that finds it with a gradient.
 struct ParamState {

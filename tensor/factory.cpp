@@ -1,5 +1,7 @@
-// factory.cpp: tensor creation (empty, zeros, full, arange, from host data, random).
+// factory.cpp: tensor creation (empty, zeros, full, arange, from host data, over outside memory
+// with from_blob, random).
 #include <cmath>
+#include <cstdint>
 
 #include "tensor/backend.h"
 #include "tensor/error.h"
@@ -76,6 +78,37 @@ Tensor from_vector(const std::vector<T>& data, const Shape& shape, TensorOptions
   raw::copy_(out, host);
   return finish(out, options);
 }
+Tensor from_blob(void* data, const Shape& shape, TensorOptions options, BlobDeleter deleter) {
+  check_shape(shape, "from_blob");
+  const std::string dtype = dtype_name(options.dtype_);
+  if (!options.device_.is_cpu())
+    throw DeviceError("from_blob: wraps CPU memory only, got device " + options.device_.str() +
+                " (create the tensor on the CPU and copy it with to())");
+  const size_t nbytes = static_cast<size_t>(numel_of(shape)) * dtype_size(options.dtype_);
+  if (!data && nbytes > 0) throw Error("from_blob: null data for shape " + shape_str(shape) + " " + dtype);
+  if (reinterpret_cast<uintptr_t>(data) % dtype_size(options.dtype_) != 0)
+    throw Error("from_blob: data is not aligned for " + dtype + " (" + std::to_string(dtype_size(options.dtype_)) +
+                "-byte elements)");
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<StorageImpl>(data, nbytes, std::move(deleter));
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->dtype = options.dtype_;
+  return finish(Tensor(std::move(impl)), options);
+}
+
+Tensor from_blob(void* data, size_t count, DType element_dtype, const Shape& shape, TensorOptions options,
+                 BlobDeleter deleter) {
+  check_shape(shape, "from_blob");
+  if (options.dtype_ != element_dtype)
+    throw DTypeError(std::string("from_blob: the buffer holds ") + dtype_name(element_dtype) +
+                     " values but the options ask for " + dtype_name(options.dtype_));
+  if (static_cast<int64_t>(count) != numel_of(shape))
+    throw ShapeError("from_blob: " + std::to_string(count) + " values do not fill shape " + shape_str(shape) + " (" +
+                     std::to_string(numel_of(shape)) + " elements)");
+  return from_blob(data, shape, options, std::move(deleter));
+}
+
 template Tensor from_vector<float>(const std::vector<float>&, const Shape&, TensorOptions);
 template Tensor from_vector<double>(const std::vector<double>&, const Shape&, TensorOptions);
 template Tensor from_vector<int64_t>(const std::vector<int64_t>&, const Shape&, TensorOptions);

@@ -1,4 +1,5 @@
-// storage.cpp: allocation and release of a Storage through its device's backend.
+// storage.cpp: allocation and release of a Storage through its device's backend, or the
+// wrapping of outside CPU memory.
 #include "tensor/storage.h"
 
 #include "tensor/backend.h"
@@ -9,8 +10,15 @@ StorageImpl::StorageImpl(size_t nbytes, Device device) : nbytes_(nbytes), device
   data_ = backend_for(device).allocate(nbytes);
 }
 
+StorageImpl::StorageImpl(void* data, size_t nbytes, Deleter deleter)
+    : data_(data), nbytes_(nbytes), device_(Device::cpu()), external_(true), deleter_(std::move(deleter)) {}
+
 StorageImpl::~StorageImpl() {
-  if (data_) backend_for(device_).deallocate(data_, nbytes_);
+  if (external_) {
+    if (deleter_) deleter_(data_);
+  } else if (data_) {
+    backend_for(device_).deallocate(data_, nbytes_);
+  }
 }
 
 }  // namespace sepal

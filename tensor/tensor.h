@@ -7,9 +7,11 @@
 // when x requires grad. Gradient-free kernels live in tensor/raw.h.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <iosfwd>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -184,6 +186,26 @@ Tensor from_vector(const std::vector<T>& data, const Shape& shape) {
   return from_vector(data, shape, TensorOptions(dtype_of<T>::value));
 }
 Tensor tensor(std::initializer_list<float> values);  // 1-D float32 on the CPU
+
+// Wraps outside CPU memory without copying it (libtorch's from_blob): the tensor is contiguous in
+// `shape` over `data`, with options' dtype (float32 unless set), and reads and writes it in
+// place. CPU only: options' device must be the CPU (copy a CUDA buffer with to() instead).
+// Lifetime: the caller keeps `data` alive while any tensor over it lives (views, and a graph
+// that saved it for backward, included); with a `deleter`, the tensors own it instead and the
+// last of them to go calls deleter(data). Throws sepal::Error for a null pointer with elements,
+// a negative dimension, a pointer not aligned for the dtype, or a device other than the CPU.
+using BlobDeleter = std::function<void(void*)>;
+Tensor from_blob(void* data, const Shape& shape, TensorOptions options = {}, BlobDeleter deleter = {});
+// The same over a typed buffer: its size must equal the shape's element count, and options'
+// dtype (T's by default) must be T's.
+Tensor from_blob(void* data, size_t count, DType element_dtype, const Shape& shape, TensorOptions options,
+                 BlobDeleter deleter);
+template <typename T>
+Tensor from_blob(std::span<T> data, const Shape& shape, TensorOptions options = TensorOptions(dtype_of<T>::value),
+                 BlobDeleter deleter = {}) {
+  return from_blob(static_cast<void*>(data.data()), data.size(), dtype_of<T>::value, shape, options,
+                   std::move(deleter));
+}
 // Random tensors from `gen` (the default generator when null).
 Tensor rand(const Shape& shape, TensorOptions options = {}, Generator* gen = nullptr);
 Tensor randn(const Shape& shape, TensorOptions options = {}, Generator* gen = nullptr);

@@ -97,18 +97,28 @@ Groups parameter_groups(const nn::Module& model) {
   return g;
 }
 
-std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, const nn::Module& model) {
-  Groups groups = parameter_groups(model);
-  optim::Options defaults{{"lr", c.group_head_lr()}, {"weight_decay", c.weight_decay}};
-  std::unique_ptr<optim::Optimizer> opt;
-  if (c.optimizer == "adam") opt = std::make_unique<optim::Adam>(groups.head, defaults);
-  else if (c.optimizer == "adamw") opt = std::make_unique<optim::AdamW>(groups.head, defaults);
-  else {
-    defaults["momentum"] = c.momentum;
-    opt = std::make_unique<optim::SGD>(groups.head, defaults);
-  }
-  if (!groups.backbone.empty()) opt->add_param_group(groups.backbone, {{"lr", c.group_backbone_lr()}});
+namespace {
+
+// An optimizer of type Opt over the head group with `options`, plus the backbone group (when
+// trainable) with the same options at the backbone's lr.
+template <typename Opt, typename O>
+std::unique_ptr<optim::Optimizer> grouped(const Groups& groups, O options, double backbone_lr) {
+  auto opt = std::make_unique<Opt>(groups.head, options);
+  if (!groups.backbone.empty()) opt->add_param_group(groups.backbone, options.lr(backbone_lr));
   return opt;
+}
+
+}  // namespace
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, const nn::Module& model) {
+  const Groups groups = parameter_groups(model);
+  const double head_lr = c.group_head_lr(), backbone_lr = c.group_backbone_lr();
+  if (c.optimizer == "adam")
+    return grouped<optim::Adam>(groups, optim::AdamOptions(head_lr).weight_decay(c.weight_decay), backbone_lr);
+  if (c.optimizer == "adamw")
+    return grouped<optim::AdamW>(groups, optim::AdamWOptions(head_lr).weight_decay(c.weight_decay), backbone_lr);
+  return grouped<optim::SGD>(groups, optim::SGDOptions(head_lr).weight_decay(c.weight_decay).momentum(c.momentum),
+                             backbone_lr);
 }
 
 EpochScheduler::EpochScheduler(const TrainConfig& c, optim::Optimizer& opt) {
@@ -121,14 +131,11 @@ EpochScheduler::EpochScheduler(const TrainConfig& c, optim::Optimizer& opt) {
     po.factor = c.gamma;
     po.patience = c.patience;
     scheduler_ = std::make_unique<optim::ReduceLROnPlateau>(opt, po);
-    plateau_ = true;
   }
 }
 
 void EpochScheduler::epoch_end(double valid_loss) {
-  if (!scheduler_) return;
-  if (plateau_) static_cast<optim::ReduceLROnPlateau&>(*scheduler_).step(valid_loss);
-  else static_cast<optim::LRScheduler&>(*scheduler_).step();
+  if (scheduler_) scheduler_->step(valid_loss);
 }
 
 std::vector<std::string> model_summary(const nn::Module& model, const optim::Optimizer& opt) {

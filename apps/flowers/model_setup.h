@@ -54,7 +54,6 @@ class EpochScheduler {
 
  private:
   std::unique_ptr<optim::Scheduler> scheduler_;  // null for --scheduler none
-  bool plateau_ = false;
 };
 
 // Lines of the --dry-run summary: the architecture, parameters per group, frozen counts.

@@ -125,8 +125,8 @@ inline TrainedState trained_state(int steps = 3) {
   for (const auto& [name, t] : s.model->named_parameters()) (name.rfind("2.", 0) == 0 ? head : body).emplace_back(name, t);
   for (auto& [name, t] : body)
     if (name == "0.bias") t.requires_grad_(false);  // frozen, yet in group 0: identity keeps both facts
-  s.opt = std::make_unique<optim::Adam>(body, optim::Options{{"lr", 1e-2}});
-  s.opt->add_param_group(head, {{"lr", 1e-3}, {"amsgrad", 1}});
+  s.opt = std::make_unique<optim::Adam>(body, optim::AdamOptions(1e-2));
+  s.opt->add_param_group(head, optim::AdamOptions(1e-3).amsgrad(true));
   s.sched = std::make_unique<optim::StepLR>(*s.opt, 2, 0.5);
   for (int i = 0; i < steps; ++i) {
     train_step(*s.model, *s.opt, 100 + i);

@@ -71,7 +71,7 @@ struct TrainingRun {
     model = std::make_shared<nn::Sequential>(nn::ModuleList{
         std::make_shared<nn::Linear>(kFeatures, 16, true, &init), std::make_shared<nn::ReLU>(),
         std::make_shared<nn::Dropout>(0.3, &drop), std::make_shared<nn::Linear>(16, kClasses, true, &init)});
-    opt = std::make_unique<optim::Adam>(model->named_parameters(), optim::Options{{"lr", 2e-2}});
+    opt = std::make_unique<optim::Adam>(model->named_parameters(), optim::AdamOptions(2e-2));
     sched = std::make_unique<optim::StepLR>(*opt, 2, 0.5);
   }
 

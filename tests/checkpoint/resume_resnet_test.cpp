@@ -46,7 +46,7 @@ ck::Checkpoint feature_extract_checkpoint(int64_t classes) {
   auto model = nn::resnet18(classes, &gen);
   model->requires_grad_(false);
   model->child("fc")->requires_grad_(true);
-  optim::Adam opt(select(*model, true), {{"lr", 1e-2}});
+  optim::Adam opt(select(*model, true), optim::AdamOptions(1e-2));
   optim::StepLR sched(opt, 7, 0.1);
   for (int epoch = 0; epoch < 2; ++epoch) {
     resnet_step(*model, opt, 10 + epoch, classes);
@@ -79,8 +79,8 @@ struct FineTune {
   std::unique_ptr<optim::StepLR> sched;
   explicit FineTune(int64_t classes = 5) {
     model = nn::resnet18(classes, &gen);
-    opt = std::make_unique<optim::Adam>(select(*model, true), optim::Options{{"lr", 1e-3}});
-    opt->add_param_group(select(*model, false), {{"lr", 1e-5}});
+    opt = std::make_unique<optim::Adam>(select(*model, true), optim::AdamOptions(1e-3));
+    opt->add_param_group(select(*model, false), optim::AdamOptions(1e-5));
     sched = std::make_unique<optim::StepLR>(*opt, 7, 0.1);
   }
   ck::ResumePlan plan(const ck::Checkpoint& c, ck::ResumePolicy p) const {

@@ -25,15 +25,17 @@ struct Live {
     for (auto& [name, t] : body)
       if (name == "0.bias" || freeze_body) t.requires_grad_(false);
     if (sgd) {
-      opt = std::make_unique<optim::SGD>(body, optim::Options{{"lr", 1e-2}});
-      opt->add_param_group(head, {{"lr", 1e-3}});
+      auto sgd_opt = std::make_unique<optim::SGD>(body, optim::SGDOptions(1e-2));
+      sgd_opt->add_param_group(head, optim::SGDOptions(1e-3));
+      opt = std::move(sgd_opt);
     } else if (one_group) {
       nn::NamedTensors all = body;
       all.insert(all.end(), head.begin(), head.end());
-      opt = std::make_unique<optim::Adam>(all, optim::Options{{"lr", 1e-2}});
+      opt = std::make_unique<optim::Adam>(all, optim::AdamOptions(1e-2));
     } else {
-      opt = std::make_unique<optim::Adam>(body, optim::Options{{"lr", 1e-2}});
-      opt->add_param_group(head, {{"lr", 1e-3}, {"amsgrad", 1}});
+      auto adam = std::make_unique<optim::Adam>(body, optim::AdamOptions(1e-2));
+      adam->add_param_group(head, optim::AdamOptions(1e-3).amsgrad(true));
+      opt = std::move(adam);
     }
     sched = std::make_unique<optim::StepLR>(*opt, step_size, 0.5);
   }

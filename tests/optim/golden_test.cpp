@@ -121,9 +121,9 @@ INSTANTIATE_TEST_SUITE_P(Configs, GoldenAdam, ::testing::ValuesIn(adam_configs()
 struct TwoGroups {
   Tensor a = zeros({1}, TensorOptions().requires_grad(true)), b = zeros({1}, TensorOptions().requires_grad(true));
   optim::SGD opt;
-  TwoGroups(double lr0, double lr1) : opt({}, {{"lr", 1.0}}) {
-    opt.add_param_group({{"a", a}}, {{"lr", lr0}});
-    opt.add_param_group({{"b", b}}, {{"lr", lr1}});
+  TwoGroups(double lr0, double lr1) : opt(optim::SGDOptions(1.0)) {
+    opt.add_param_group({{"a", a}}, optim::SGDOptions(lr0));
+    opt.add_param_group({{"b", b}}, optim::SGDOptions(lr1));
   }
 };
 

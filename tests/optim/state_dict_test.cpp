@@ -43,14 +43,14 @@ void check_resume(const GoldenConfig& cfg) {
 
   // The resumed optimizer lists its groups' members in reverse order and was built with other
   // default options: everything must come from the state dict, matched by name.
-  std::unique_ptr<optim::Optimizer> resumed = make_optimizer(cfg.type, {{"lr", 0.5}});
+  std::unique_ptr<optim::Optimizer> resumed = make_optimizer(cfg.type, 0.5);
   resumed->add_param_group({{"a.bias", params["a.bias"]}, {"a.weight", params["a.weight"]}});
   resumed->add_param_group({{"b.bias", params["b.bias"]}, {"b.weight", params["b.weight"]}});
   resumed->add_param_group({{"c.weight", params["c.weight"]}});
   const optim::OptimizerLoadReport report = resumed->load_state_dict(saved);
   EXPECT_TRUE(report.ok()) << report.str();
   EXPECT_EQ(report.loaded.size(), 5u);
-  EXPECT_EQ(resumed->lr(0), cfg.defaults.at("lr"));
+  EXPECT_EQ(resumed->lr(0), cfg.default_lr());
   for (int k = 61; k <= kGoldenSteps; ++k) {
     run.step(cfg, k);
     for (const GoldenParam& p : golden_params()) {
@@ -72,8 +72,8 @@ TEST(OptimizerState, RestoredOptimizerContinuesExactlyMatchedByName) {
 
 TEST(OptimizerState, StateDictListsGroupsOptionsAndStateByName) {
   Tensor w = leaf({2, 3}, 1.0), b = leaf({3}, -1.0);
-  optim::Adam opt({{"fc.weight", w}}, {{"lr", 0.01}, {"amsgrad", 1}});
-  opt.add_param_group({{"fc.bias", b}}, {{"lr", 0.1}});
+  optim::Adam opt({{"fc.weight", w}}, optim::AdamOptions(0.01).amsgrad(true));
+  opt.add_param_group({{"fc.bias", b}}, opt.defaults().lr(0.1));
   w.set_grad(ones({2, 3}));
   opt.step();
   const optim::OptimizerStateDict sd = opt.state_dict();
@@ -106,16 +106,16 @@ struct Mismatch {
 
   Mismatch() {
     Tensor old_head = leaf({5, 4}, 0.0), old_b = leaf({3}, 1.0), old_backbone = leaf({2, 3}, 1.0);
-    optim::Adam before({{"backbone.weight", old_backbone}}, {{"lr", 0.001}});
-    before.add_param_group({{"fc.weight", old_head}, {"old.bias", old_b}}, {{"lr", 0.01}});
+    optim::Adam before({{"backbone.weight", old_backbone}}, optim::AdamOptions(0.001));
+    before.add_param_group({{"fc.weight", old_head}, {"old.bias", old_b}}, optim::AdamOptions(0.01));
     old_backbone.set_grad(full({2, 3}, 0.5));
     old_head.set_grad(full({5, 4}, 0.5));
     old_b.set_grad(full({3}, 0.5));
     before.step();
     before.step();
     saved = before.state_dict().clone();
-    live = std::make_unique<optim::Adam>(nn::NamedTensors{{"backbone.weight", backbone}}, optim::Options{{"lr", 0.1}});
-    live->add_param_group({{"fc.weight", head_w}, {"new.bias", new_b}}, {{"lr", 0.01}});
+    live = std::make_unique<optim::Adam>(nn::NamedTensors{{"backbone.weight", backbone}}, optim::AdamOptions(0.1));
+    live->add_param_group({{"fc.weight", head_w}, {"new.bias", new_b}}, optim::AdamOptions(0.01));
   }
 };
 
