@@ -71,6 +71,7 @@ void Module::replace_module(const std::string& name, ModulePtr module) {
   for (auto& [n, m] : children_)
     if (n == name) {
       m = std::move(module);
+      on_child_replaced(name);
       return;
     }
   throw Error(type_name_ + ".replace_module: no child named '" + name + "'");

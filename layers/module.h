@@ -43,8 +43,9 @@ class Module {
   ModulePtr child(const std::string& name) const;
   // A descendant by dotted path ("layer4.1.conv2"); throws when absent.
   ModulePtr find(const std::string& dotted_path) const;
-  // Replaces an existing child (model.replace_module("fc", Sequential(...)) swaps the head);
-  // forward() always looks children up by name, so the new module is used immediately.
+  // Replaces an existing child (model.replace_module("fc", Sequential(...)) swaps the head) and
+  // calls on_child_replaced(), so a module that holds pointers to its children uses the new one
+  // immediately.
   void replace_module(const std::string& name, ModulePtr module);
 
   // ---- modes and devices ----
@@ -82,6 +83,9 @@ class Module {
     add_child(name, module);
     return module;
   }
+  // Called by replace_module after child `name` was swapped: a module that keeps its own
+  // pointers to children (ResNet, its blocks) refreshes them here.
+  virtual void on_child_replaced(const std::string& name) { (void)name; }
   // The registered parameter or buffer `name` of this module (not its children).
   Tensor& param(const std::string& name);
   Tensor& buffer(const std::string& name);

@@ -1,5 +1,6 @@
-// resnet.cpp: torchvision's ResNet family (see resnet.h). forward() looks every child up by name,
-// so a head swapped with replace_module("fc", ...) is used at once.
+// resnet.cpp: torchvision's ResNet family (see resnet.h). Each module binds pointers to its
+// children after registering them and again after replace_module, so a head swapped with
+// replace_module("fc", ...) is used at once.
 #include "layers/resnet.h"
 
 #include "autograd/functions.h"
@@ -13,7 +14,12 @@ std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, int64_t kernel, int64_t st
   // torchvision: 3x3 convs pad 1, 1x1 pad 0, 7x7 stem pad 3; never a bias before BatchNorm
   return std::make_shared<Conv2d>(in, out, kernel, stride, kernel / 2, /*bias=*/false, gen);
 }
-Tensor run(const Module& m, const std::string& name, const Tensor& x) { return m.child(name)->forward(x); }
+// The child `name` of m, or null when m has none.
+ModulePtr optional_child(const Module& m, const std::string& name) {
+  for (const auto& [n, child] : m.named_children())
+    if (n == name) return child;
+  return nullptr;
+}
 }  // namespace
 
 BasicBlock::BasicBlock(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample, Generator* gen)
@@ -24,12 +30,18 @@ BasicBlock::BasicBlock(int64_t inplanes, int64_t planes, int64_t stride, ModuleP
   register_module("conv2", conv(planes, planes, 3, 1, gen));
   register_module("bn2", std::make_shared<BatchNorm2d>(planes));
   if (downsample) register_module("downsample", downsample);
+  bind_children();
+}
+
+void BasicBlock::bind_children() {
+  conv1_ = child("conv1"), bn1_ = child("bn1"), relu_ = child("relu"), conv2_ = child("conv2"), bn2_ = child("bn2");
+  downsample_ = optional_child(*this, "downsample");
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
-  Tensor out = run(*this, "relu", run(*this, "bn1", run(*this, "conv1", x)));
-  out = run(*this, "bn2", run(*this, "conv2", out));
-  Tensor identity = named_children().back().first == "downsample" ? run(*this, "downsample", x) : x;
+  Tensor out = relu_->forward(bn1_->forward(conv1_->forward(x)));
+  out = bn2_->forward(conv2_->forward(out));
+  Tensor identity = downsample_ ? downsample_->forward(x) : x;
   return (out + identity).relu();
 }
 
@@ -43,13 +55,20 @@ Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, ModuleP
   register_module("bn3", std::make_shared<BatchNorm2d>(planes * expansion));
   register_module("relu", std::make_shared<ReLU>());
   if (downsample) register_module("downsample", downsample);
+  bind_children();
+}
+
+void Bottleneck::bind_children() {
+  conv1_ = child("conv1"), bn1_ = child("bn1"), conv2_ = child("conv2"), bn2_ = child("bn2");
+  conv3_ = child("conv3"), bn3_ = child("bn3"), relu_ = child("relu");
+  downsample_ = optional_child(*this, "downsample");
 }
 
 Tensor Bottleneck::forward(const Tensor& x) {
-  Tensor out = run(*this, "bn1", run(*this, "conv1", x)).relu();
-  out = run(*this, "bn2", run(*this, "conv2", out)).relu();
-  out = run(*this, "bn3", run(*this, "conv3", out));
-  Tensor identity = named_children().back().first == "downsample" ? run(*this, "downsample", x) : x;
+  Tensor out = bn1_->forward(conv1_->forward(x)).relu();
+  out = bn2_->forward(conv2_->forward(out)).relu();
+  out = bn3_->forward(conv3_->forward(out));
+  Tensor identity = downsample_ ? downsample_->forward(x) : x;
   return (out + identity).relu();
 }
 
@@ -81,6 +100,7 @@ ResNet::ResNet(BlockKind block, std::array<int64_t, 4> layers, int64_t num_class
   register_module("avgpool", std::make_shared<AdaptiveAvgPool2d>(std::array<int64_t, 2>{1, 1}));
   feature_dim_ = 512 * expansion;
   register_module("fc", std::make_shared<Linear>(feature_dim_, num_classes, true, gen));
+  bind_children();
   // torchvision's initialisation: convolutions kaiming normal (fan_out, relu); BatchNorm 1 and 0
   for (auto& [name, m] : named_modules()) {
     if (auto* c = dynamic_cast<Conv2d*>(m.get())) init::kaiming_normal_fan_out_relu_(c->weight, gen);
@@ -91,15 +111,21 @@ ResNet::ResNet(BlockKind block, std::array<int64_t, 4> layers, int64_t num_class
   }
 }
 
+void ResNet::bind_children() {
+  conv1_ = child("conv1"), bn1_ = child("bn1"), relu_ = child("relu"), maxpool_ = child("maxpool");
+  for (int stage = 0; stage < 4; ++stage) layers_[stage] = child("layer" + std::to_string(stage + 1));
+  avgpool_ = child("avgpool"), fc_ = child("fc");
+}
+
 Tensor ResNet::features(const Tensor& x) {
   if (x.dim() != 4 || x.size(1) != 3)
     throw ShapeError("ResNet: expected images [N, 3, H, W], got " + shape_str(x.shape()));
-  Tensor h = run(*this, "maxpool", run(*this, "relu", run(*this, "bn1", run(*this, "conv1", x))));
-  for (const char* layer : {"layer1", "layer2", "layer3", "layer4"}) h = run(*this, layer, h);
-  return run(*this, "avgpool", h).flatten(1);
+  Tensor h = maxpool_->forward(relu_->forward(bn1_->forward(conv1_->forward(x))));
+  for (const ModulePtr& layer : layers_) h = layer->forward(h);
+  return avgpool_->forward(h).flatten(1);
 }
 
-Tensor ResNet::forward(const Tensor& x) { return run(*this, "fc", features(x)); }
+Tensor ResNet::forward(const Tensor& x) { return fc_->forward(features(x)); }
 
 std::shared_ptr<ResNet> resnet18(int64_t n, Generator* gen) { return std::make_shared<ResNet>(BlockKind::Basic, std::array<int64_t, 4>{2, 2, 2, 2}, n, gen); }
 std::shared_ptr<ResNet> resnet34(int64_t n, Generator* gen) { return std::make_shared<ResNet>(BlockKind::Basic, std::array<int64_t, 4>{3, 4, 6, 3}, n, gen); }

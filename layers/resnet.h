@@ -4,6 +4,9 @@
 // 2-4 and wherever the shape changes), avgpool to 1x1, fc. Same state_dict keys
 // ("layer2.0.downsample.0.weight"), same initialisation (kaiming normal, fan_out, for
 // convolutions; BatchNorm weight 1, bias 0; Linear's default for fc).
+// forward() calls its children through pointers bound once (and again after replace_module, so
+// a swapped head is used at once), not by name. They are plain ModulePtr: replace_module takes
+// any module, so a child need not keep its type (a BatchNorm may become an Identity).
 #pragma once
 #include <array>
 #include <memory>
@@ -18,6 +21,14 @@ class BasicBlock : public Module {
   static constexpr int64_t expansion = 1;
   BasicBlock(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample, Generator* gen = nullptr);
   Tensor forward(const Tensor& input) override;
+
+ protected:
+  void on_child_replaced(const std::string&) override { bind_children(); }
+
+ private:
+  void bind_children();
+  ModulePtr conv1_, bn1_, relu_, conv2_, bn2_;
+  ModulePtr downsample_;  // null when the block has none
 };
 
 class Bottleneck : public Module {
@@ -25,6 +36,14 @@ class Bottleneck : public Module {
   static constexpr int64_t expansion = 4;
   Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample, Generator* gen = nullptr);
   Tensor forward(const Tensor& input) override;
+
+ protected:
+  void on_child_replaced(const std::string&) override { bind_children(); }
+
+ private:
+  void bind_children();
+  ModulePtr conv1_, bn1_, conv2_, bn2_, conv3_, bn3_, relu_;
+  ModulePtr downsample_;  // null when the block has none
 };
 
 enum class BlockKind { Basic, Bottleneck };
@@ -37,8 +56,14 @@ class ResNet : public Module {
   Tensor features(const Tensor& input);
   int64_t feature_dim() const { return feature_dim_; }
 
+ protected:
+  void on_child_replaced(const std::string&) override { bind_children(); }
+
  private:
+  void bind_children();
   int64_t feature_dim_;
+  ModulePtr conv1_, bn1_, relu_, maxpool_, avgpool_, fc_;
+  std::array<ModulePtr, 4> layers_;  // layer1..layer4
 };
 
 // "resnet18", "resnet34" or "resnet50"; throws listing the known names otherwise.
