@@ -1,6 +1,6 @@
-// resnet.cpp: torchvision's ResNet family (see resnet.h). Each module binds pointers to its
-// children after registering them and again after replace_module, so a head swapped with
-// replace_module("fc", ...) is used at once.
+// resnet.cpp: torchvision's ResNet family (see resnet.h). Every child is registered with the
+// member that forward() calls it through, so a head swapped with replace_module("fc", ...) is
+// used at once.
 #include "layers/resnet.h"
 
 #include "autograd/functions.h"
@@ -14,72 +14,55 @@ std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, int64_t kernel, int64_t st
   // torchvision: 3x3 convs pad 1, 1x1 pad 0, 7x7 stem pad 3; never a bias before BatchNorm
   return std::make_shared<Conv2d>(in, out, kernel, stride, kernel / 2, /*bias=*/false, gen);
 }
-// The child `name` of m, or null when m has none.
-ModulePtr optional_child(const Module& m, const std::string& name) {
-  for (const auto& [n, child] : m.named_children())
-    if (n == name) return child;
-  return nullptr;
-}
 }  // namespace
 
-BasicBlock::BasicBlock(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample, Generator* gen)
-    : Module("BasicBlock") {
-  register_module("conv1", conv(inplanes, planes, 3, stride, gen));
-  register_module("bn1", std::make_shared<BatchNorm2d>(planes));
-  register_module("relu", std::make_shared<ReLU>());
-  register_module("conv2", conv(planes, planes, 3, 1, gen));
-  register_module("bn2", std::make_shared<BatchNorm2d>(planes));
-  if (downsample) register_module("downsample", downsample);
-  bind_children();
+Tensor ResidualBlock::residual(const Tensor& out, const Tensor& x) const {
+  return (out + (downsample_ ? downsample_->forward(x) : x)).relu();
 }
 
-void BasicBlock::bind_children() {
-  conv1_ = child("conv1"), bn1_ = child("bn1"), relu_ = child("relu"), conv2_ = child("conv2"), bn2_ = child("bn2");
-  downsample_ = optional_child(*this, "downsample");
+BasicBlock::BasicBlock(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample, Generator* gen)
+    : ResidualBlock("BasicBlock") {
+  register_module("conv1", conv(inplanes, planes, 3, stride, gen), &conv1_);
+  register_module("bn1", std::make_shared<BatchNorm2d>(planes), &bn1_);
+  register_module("relu", std::make_shared<ReLU>(), &relu_);
+  register_module("conv2", conv(planes, planes, 3, 1, gen), &conv2_);
+  register_module("bn2", std::make_shared<BatchNorm2d>(planes), &bn2_);
+  if (downsample) register_module("downsample", downsample, &downsample_);
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
   Tensor out = relu_->forward(bn1_->forward(conv1_->forward(x)));
   out = bn2_->forward(conv2_->forward(out));
-  Tensor identity = downsample_ ? downsample_->forward(x) : x;
-  return (out + identity).relu();
+  return residual(out, x);
 }
 
 Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample, Generator* gen)
-    : Module("Bottleneck") {
-  register_module("conv1", conv(inplanes, planes, 1, 1, gen));
-  register_module("bn1", std::make_shared<BatchNorm2d>(planes));
-  register_module("conv2", conv(planes, planes, 3, stride, gen));
-  register_module("bn2", std::make_shared<BatchNorm2d>(planes));
-  register_module("conv3", conv(planes, planes * expansion, 1, 1, gen));
-  register_module("bn3", std::make_shared<BatchNorm2d>(planes * expansion));
-  register_module("relu", std::make_shared<ReLU>());
-  if (downsample) register_module("downsample", downsample);
-  bind_children();
-}
-
-void Bottleneck::bind_children() {
-  conv1_ = child("conv1"), bn1_ = child("bn1"), conv2_ = child("conv2"), bn2_ = child("bn2");
-  conv3_ = child("conv3"), bn3_ = child("bn3"), relu_ = child("relu");
-  downsample_ = optional_child(*this, "downsample");
+    : ResidualBlock("Bottleneck") {
+  register_module("conv1", conv(inplanes, planes, 1, 1, gen), &conv1_);
+  register_module("bn1", std::make_shared<BatchNorm2d>(planes), &bn1_);
+  register_module("conv2", conv(planes, planes, 3, stride, gen), &conv2_);
+  register_module("bn2", std::make_shared<BatchNorm2d>(planes), &bn2_);
+  register_module("conv3", conv(planes, planes * expansion, 1, 1, gen), &conv3_);
+  register_module("bn3", std::make_shared<BatchNorm2d>(planes * expansion), &bn3_);
+  register_module("relu", std::make_shared<ReLU>(), &relu_);
+  if (downsample) register_module("downsample", downsample, &downsample_);
 }
 
 Tensor Bottleneck::forward(const Tensor& x) {
   Tensor out = bn1_->forward(conv1_->forward(x)).relu();
   out = bn2_->forward(conv2_->forward(out)).relu();
   out = bn3_->forward(conv3_->forward(out));
-  Tensor identity = downsample_ ? downsample_->forward(x) : x;
-  return (out + identity).relu();
+  return residual(out, x);
 }
 
 ResNet::ResNet(BlockKind block, std::array<int64_t, 4> layers, int64_t num_classes, Generator* gen)
     : Module("ResNet") {
   if (num_classes <= 0) throw Error("ResNet: num_classes must be positive, got " + std::to_string(num_classes));
   const int64_t expansion = block == BlockKind::Basic ? BasicBlock::expansion : Bottleneck::expansion;
-  register_module("conv1", conv(3, 64, 7, 2, gen));
-  register_module("bn1", std::make_shared<BatchNorm2d>(64));
-  register_module("relu", std::make_shared<ReLU>());
-  register_module("maxpool", std::make_shared<MaxPool2d>(3, 2, 1));
+  register_module("conv1", conv(3, 64, 7, 2, gen), &conv1_);
+  register_module("bn1", std::make_shared<BatchNorm2d>(64), &bn1_);
+  register_module("relu", std::make_shared<ReLU>(), &relu_);
+  register_module("maxpool", std::make_shared<MaxPool2d>(3, 2, 1), &maxpool_);
   int64_t inplanes = 64;
   const int64_t planes_of[4] = {64, 128, 256, 512};
   for (int stage = 0; stage < 4; ++stage) {
@@ -95,12 +78,11 @@ ResNet::ResNet(BlockKind block, std::array<int64_t, 4> layers, int64_t num_class
       else layer->push_back(std::make_shared<Bottleneck>(inplanes, planes, s, downsample, gen));
       inplanes = planes * expansion;
     }
-    register_module("layer" + std::to_string(stage + 1), layer);
+    register_module("layer" + std::to_string(stage + 1), layer, &layers_[stage]);
   }
-  register_module("avgpool", std::make_shared<AdaptiveAvgPool2d>(std::array<int64_t, 2>{1, 1}));
+  register_module("avgpool", std::make_shared<AdaptiveAvgPool2d>(std::array<int64_t, 2>{1, 1}), &avgpool_);
   feature_dim_ = 512 * expansion;
-  register_module("fc", std::make_shared<Linear>(feature_dim_, num_classes, true, gen));
-  bind_children();
+  register_module("fc", std::make_shared<Linear>(feature_dim_, num_classes, true, gen), &fc_);
   // torchvision's initialisation: convolutions kaiming normal (fan_out, relu); BatchNorm 1 and 0
   for (auto& [name, m] : named_modules()) {
     if (auto* c = dynamic_cast<Conv2d*>(m.get())) init::kaiming_normal_fan_out_relu_(c->weight, gen);
@@ -109,12 +91,6 @@ ResNet::ResNet(BlockKind block, std::array<int64_t, 4> layers, int64_t num_class
       init::constant_(bn->bias, 0.0);
     }
   }
-}
-
-void ResNet::bind_children() {
-  conv1_ = child("conv1"), bn1_ = child("bn1"), relu_ = child("relu"), maxpool_ = child("maxpool");
-  for (int stage = 0; stage < 4; ++stage) layers_[stage] = child("layer" + std::to_string(stage + 1));
-  avgpool_ = child("avgpool"), fc_ = child("fc");
 }
 
 Tensor ResNet::features(const Tensor& x) {
