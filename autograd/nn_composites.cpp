@@ -1,5 +1,7 @@
 // nn_composites.cpp: linear, log_softmax, softmax, the losses and dropout, built from existing
 // differentiable ops; they need no backward of their own (see DESIGN.md, "Composite ops").
+#include <algorithm>
+
 #include "autograd/functions.h"
 #include "autograd/nn_functions.h"
 #include "tensor/error.h"
@@ -46,6 +48,22 @@ Tensor reduce_loss(const Tensor& per_sample, Reduction reduction) {
   }
   return per_sample;
 }
+
+// The host-side range check of nll_loss's targets (CPU tensors only): throws IndexError naming
+// the smallest target when one is negative, else the largest when one is >= the class count.
+void check_target_range(const Tensor& log_probs, const Tensor& target) {
+  const int64_t classes = log_probs.size(1);
+  const Tensor t = target.contiguous();
+  const int64_t* v = t.data_ptr<int64_t>();
+  const int64_t n = t.numel();
+  if (n == 0) return;
+  int64_t lo = v[0], hi = v[0];
+  for (int64_t i = 1; i < n; ++i) lo = std::min(lo, v[i]), hi = std::max(hi, v[i]);
+  if (lo < 0 || hi >= classes)
+    throw IndexError("nll_loss: target values must be in [0, " + std::to_string(classes) + "), got " +
+                     (lo < 0 ? std::to_string(lo) : std::to_string(hi)) + " (input " +
+                     shape_str(log_probs.shape()) + ")");
+}
 }  // namespace
 
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reduction) {
@@ -60,20 +78,18 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reducti
                      shape_str(log_probs.shape()) + " (expected [" + std::to_string(log_probs.size(0)) + "])");
   raw::check_same_device("nll_loss", log_probs, target);
   const int64_t classes = log_probs.size(1);
-  if (target.numel() > 0) {
-    int64_t lo = raw::reduce(ReduceOp::Min, target, {}, false).item<int64_t>();
-    int64_t hi = raw::reduce(ReduceOp::Max, target, {}, false).item<int64_t>();
-    if (lo < 0 || hi >= classes)
-      throw IndexError("nll_loss: target values must be in [0, " + std::to_string(classes) + "), got " +
-                       (lo < 0 ? std::to_string(lo) : std::to_string(hi)) + " (input " +
-                       shape_str(log_probs.shape()) + ")");
-  }
+  const bool on_host = target.device().is_cpu();
+  if (on_host) check_target_range(log_probs, target);
   // one-hot mask [N, C]: picks log_probs[i, target[i]] with a multiply-and-sum
   Tensor classes_row = arange(0.0, static_cast<double>(classes), 1.0,
                               TensorOptions().dtype(DType::Int64).device(target.device()));
   Tensor mask = raw::cast(raw::compare(CompareOp::Eq, raw::unsqueeze(target, 1), raw::unsqueeze(classes_row, 0)),
                           log_probs.dtype());
   Tensor picked = (log_probs * mask).sum({1});
+  // On a device the range is not checked on the host: a row whose target is out of range has an
+  // all-zero mask, and dividing by the mask's row sum (exactly 1 for every valid row, so the
+  // valid rows' values and gradients are unchanged) turns it into 0/0 = NaN.
+  if (!on_host) picked = picked / raw::reduce(ReduceOp::Sum, mask, {1}, false);
   return reduce_loss(-picked, reduction);
 }
 

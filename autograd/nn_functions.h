@@ -55,6 +55,10 @@ Tensor softmax(const Tensor& input, int64_t dim);
 
 enum class Reduction { Mean, Sum, None };
 // log_probs [N, C], target int64 [N] with values in [0, C) -> the mean/sum of -log_probs[i, target[i]].
+// A CPU target is range-checked on the host (IndexError naming the bad value). A CUDA target is
+// not: reading it back would synchronise the device on every batch. There an out-of-range target
+// makes its row's loss NaN (the mean or sum too), which a caller that reads the loss sees; the
+// DataLoader already checks every label against the dataset's classes on its host copy.
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, Reduction reduction = Reduction::Mean);
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduction = Reduction::Mean);
 // Zeroes each element with probability p and scales the rest by 1/(1-p) when training.

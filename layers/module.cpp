@@ -58,19 +58,22 @@ Tensor Module::register_buffer(const std::string& name, Tensor tensor) {
   return tensor;
 }
 
-void Module::add_child(const std::string& name, ModulePtr module) {
+void Module::add_child(const std::string& name, ModulePtr module, ModulePtr* slot) {
   check_name(name, type_name_ + ".register_module");
   if (!module) throw Error(type_name_ + ": cannot register a null module as '" + name + "'");
   for (const auto& [n, m] : children_)
     if (n == name) throw Error(type_name_ + ": a child named '" + name + "' is already registered (use replace_module)");
+  if (slot) *slot = module;
   children_.emplace_back(name, std::move(module));
+  child_slots_.push_back(slot);
 }
 
 void Module::replace_module(const std::string& name, ModulePtr module) {
   if (!module) throw Error(type_name_ + ".replace_module: the new module for '" + name + "' is null");
-  for (auto& [n, m] : children_)
-    if (n == name) {
-      m = std::move(module);
+  for (size_t i = 0; i < children_.size(); ++i)
+    if (children_[i].first == name) {
+      if (child_slots_[i]) *child_slots_[i] = module;
+      children_[i].second = std::move(module);
       return;
     }
   throw Error(type_name_ + ".replace_module: no child named '" + name + "'");

@@ -43,8 +43,8 @@ class Module {
   ModulePtr child(const std::string& name) const;
   // A descendant by dotted path ("layer4.1.conv2"); throws when absent.
   ModulePtr find(const std::string& dotted_path) const;
-  // Replaces an existing child (model.replace_module("fc", Sequential(...)) swaps the head);
-  // forward() always looks children up by name, so the new module is used immediately.
+  // Replaces an existing child (model.replace_module("fc", Sequential(...)) swaps the head) and
+  // repoints the member bound to it at registration, so forward() uses the new module at once.
   void replace_module(const std::string& name, ModulePtr module);
 
   // ---- modes and devices ----
@@ -77,9 +77,13 @@ class Module {
   Tensor register_parameter(const std::string& name, Tensor tensor, bool requires_grad = true);
   // Registers a buffer (state without gradient: running statistics, counters) and returns it.
   Tensor register_buffer(const std::string& name, Tensor tensor);
+  // Registers a child and returns it. With a `slot` (a ModulePtr member of this module), *slot
+  // points at the child from now on, through replace_module too, so forward() can call it
+  // without looking it up by name. A slot is a plain ModulePtr because replace_module accepts a
+  // module of any type (a BatchNorm2d may become an Identity).
   template <typename M>
-  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
-    add_child(name, module);
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module, ModulePtr* slot = nullptr) {
+    add_child(name, module, slot);
     return module;
   }
   // The registered parameter or buffer `name` of this module (not its children).
@@ -87,7 +91,7 @@ class Module {
   Tensor& buffer(const std::string& name);
 
  private:
-  void add_child(const std::string& name, ModulePtr module);
+  void add_child(const std::string& name, ModulePtr module, ModulePtr* slot);
   void collect(const std::string& prefix, bool params, bool recurse, NamedTensors* out) const;
 
   std::string type_name_;
@@ -95,6 +99,7 @@ class Module {
   NamedTensors params_;
   NamedTensors buffers_;
   NamedModules children_;
+  std::vector<ModulePtr*> child_slots_;  // parallel to children_: the member bound to each, or null
 };
 
 }  // namespace sepal::nn

@@ -1,5 +1,6 @@
-// resnet.cpp: torchvision's ResNet family (see resnet.h). forward() looks every child up by name,
-// so a head swapped with replace_module("fc", ...) is used at once.
+// resnet.cpp: torchvision's ResNet family (see resnet.h). Every child is registered with the
+// member that forward() calls it through, so a head swapped with replace_module("fc", ...) is
+// used at once.
 #include "layers/resnet.h"
 
 #include "autograd/functions.h"
@@ -13,54 +14,55 @@ std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, int64_t kernel, int64_t st
   // torchvision: 3x3 convs pad 1, 1x1 pad 0, 7x7 stem pad 3; never a bias before BatchNorm
   return std::make_shared<Conv2d>(in, out, kernel, stride, kernel / 2, /*bias=*/false, gen);
 }
-Tensor run(const Module& m, const std::string& name, const Tensor& x) { return m.child(name)->forward(x); }
 }  // namespace
 
+Tensor ResidualBlock::residual(const Tensor& out, const Tensor& x) const {
+  return (out + (downsample_ ? downsample_->forward(x) : x)).relu();
+}
+
 BasicBlock::BasicBlock(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample, Generator* gen)
-    : Module("BasicBlock") {
-  register_module("conv1", conv(inplanes, planes, 3, stride, gen));
-  register_module("bn1", std::make_shared<BatchNorm2d>(planes));
-  register_module("relu", std::make_shared<ReLU>());
-  register_module("conv2", conv(planes, planes, 3, 1, gen));
-  register_module("bn2", std::make_shared<BatchNorm2d>(planes));
-  if (downsample) register_module("downsample", downsample);
+    : ResidualBlock("BasicBlock") {
+  register_module("conv1", conv(inplanes, planes, 3, stride, gen), &conv1_);
+  register_module("bn1", std::make_shared<BatchNorm2d>(planes), &bn1_);
+  register_module("relu", std::make_shared<ReLU>(), &relu_);
+  register_module("conv2", conv(planes, planes, 3, 1, gen), &conv2_);
+  register_module("bn2", std::make_shared<BatchNorm2d>(planes), &bn2_);
+  if (downsample) register_module("downsample", downsample, &downsample_);
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
-  Tensor out = run(*this, "relu", run(*this, "bn1", run(*this, "conv1", x)));
-  out = run(*this, "bn2", run(*this, "conv2", out));
-  Tensor identity = named_children().back().first == "downsample" ? run(*this, "downsample", x) : x;
-  return (out + identity).relu();
+  Tensor out = relu_->forward(bn1_->forward(conv1_->forward(x)));
+  out = bn2_->forward(conv2_->forward(out));
+  return residual(out, x);
 }
 
 Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample, Generator* gen)
-    : Module("Bottleneck") {
-  register_module("conv1", conv(inplanes, planes, 1, 1, gen));
-  register_module("bn1", std::make_shared<BatchNorm2d>(planes));
-  register_module("conv2", conv(planes, planes, 3, stride, gen));
-  register_module("bn2", std::make_shared<BatchNorm2d>(planes));
-  register_module("conv3", conv(planes, planes * expansion, 1, 1, gen));
-  register_module("bn3", std::make_shared<BatchNorm2d>(planes * expansion));
-  register_module("relu", std::make_shared<ReLU>());
-  if (downsample) register_module("downsample", downsample);
+    : ResidualBlock("Bottleneck") {
+  register_module("conv1", conv(inplanes, planes, 1, 1, gen), &conv1_);
+  register_module("bn1", std::make_shared<BatchNorm2d>(planes), &bn1_);
+  register_module("conv2", conv(planes, planes, 3, stride, gen), &conv2_);
+  register_module("bn2", std::make_shared<BatchNorm2d>(planes), &bn2_);
+  register_module("conv3", conv(planes, planes * expansion, 1, 1, gen), &conv3_);
+  register_module("bn3", std::make_shared<BatchNorm2d>(planes * expansion), &bn3_);
+  register_module("relu", std::make_shared<ReLU>(), &relu_);
+  if (downsample) register_module("downsample", downsample, &downsample_);
 }
 
 Tensor Bottleneck::forward(const Tensor& x) {
-  Tensor out = run(*this, "bn1", run(*this, "conv1", x)).relu();
-  out = run(*this, "bn2", run(*this, "conv2", out)).relu();
-  out = run(*this, "bn3", run(*this, "conv3", out));
-  Tensor identity = named_children().back().first == "downsample" ? run(*this, "downsample", x) : x;
-  return (out + identity).relu();
+  Tensor out = bn1_->forward(conv1_->forward(x)).relu();
+  out = bn2_->forward(conv2_->forward(out)).relu();
+  out = bn3_->forward(conv3_->forward(out));
+  return residual(out, x);
 }
 
 ResNet::ResNet(BlockKind block, std::array<int64_t, 4> layers, int64_t num_classes, Generator* gen)
     : Module("ResNet") {
   if (num_classes <= 0) throw Error("ResNet: num_classes must be positive, got " + std::to_string(num_classes));
   const int64_t expansion = block == BlockKind::Basic ? BasicBlock::expansion : Bottleneck::expansion;
-  register_module("conv1", conv(3, 64, 7, 2, gen));
-  register_module("bn1", std::make_shared<BatchNorm2d>(64));
-  register_module("relu", std::make_shared<ReLU>());
-  register_module("maxpool", std::make_shared<MaxPool2d>(3, 2, 1));
+  register_module("conv1", conv(3, 64, 7, 2, gen), &conv1_);
+  register_module("bn1", std::make_shared<BatchNorm2d>(64), &bn1_);
+  register_module("relu", std::make_shared<ReLU>(), &relu_);
+  register_module("maxpool", std::make_shared<MaxPool2d>(3, 2, 1), &maxpool_);
   int64_t inplanes = 64;
   const int64_t planes_of[4] = {64, 128, 256, 512};
   for (int stage = 0; stage < 4; ++stage) {
@@ -76,11 +78,11 @@ ResNet::ResNet(BlockKind block, std::array<int64_t, 4> layers, int64_t num_class
       else layer->push_back(std::make_shared<Bottleneck>(inplanes, planes, s, downsample, gen));
       inplanes = planes * expansion;
     }
-    register_module("layer" + std::to_string(stage + 1), layer);
+    register_module("layer" + std::to_string(stage + 1), layer, &layers_[stage]);
   }
-  register_module("avgpool", std::make_shared<AdaptiveAvgPool2d>(std::array<int64_t, 2>{1, 1}));
+  register_module("avgpool", std::make_shared<AdaptiveAvgPool2d>(std::array<int64_t, 2>{1, 1}), &avgpool_);
   feature_dim_ = 512 * expansion;
-  register_module("fc", std::make_shared<Linear>(feature_dim_, num_classes, true, gen));
+  register_module("fc", std::make_shared<Linear>(feature_dim_, num_classes, true, gen), &fc_);
   // torchvision's initialisation: convolutions kaiming normal (fan_out, relu); BatchNorm 1 and 0
   for (auto& [name, m] : named_modules()) {
     if (auto* c = dynamic_cast<Conv2d*>(m.get())) init::kaiming_normal_fan_out_relu_(c->weight, gen);
@@ -94,12 +96,12 @@ ResNet::ResNet(BlockKind block, std::array<int64_t, 4> layers, int64_t num_class
 Tensor ResNet::features(const Tensor& x) {
   if (x.dim() != 4 || x.size(1) != 3)
     throw ShapeError("ResNet: expected images [N, 3, H, W], got " + shape_str(x.shape()));
-  Tensor h = run(*this, "maxpool", run(*this, "relu", run(*this, "bn1", run(*this, "conv1", x))));
-  for (const char* layer : {"layer1", "layer2", "layer3", "layer4"}) h = run(*this, layer, h);
-  return run(*this, "avgpool", h).flatten(1);
+  Tensor h = maxpool_->forward(relu_->forward(bn1_->forward(conv1_->forward(x))));
+  for (const ModulePtr& layer : layers_) h = layer->forward(h);
+  return avgpool_->forward(h).flatten(1);
 }
 
-Tensor ResNet::forward(const Tensor& x) { return run(*this, "fc", features(x)); }
+Tensor ResNet::forward(const Tensor& x) { return fc_->forward(features(x)); }
 
 std::shared_ptr<ResNet> resnet18(int64_t n, Generator* gen) { return std::make_shared<ResNet>(BlockKind::Basic, std::array<int64_t, 4>{2, 2, 2, 2}, n, gen); }
 std::shared_ptr<ResNet> resnet34(int64_t n, Generator* gen) { return std::make_shared<ResNet>(BlockKind::Basic, std::array<int64_t, 4>{3, 4, 6, 3}, n, gen); }

@@ -4,6 +4,8 @@
 // 2-4 and wherever the shape changes), avgpool to 1x1, fc. Same state_dict keys
 // ("layer2.0.downsample.0.weight"), same initialisation (kaiming normal, fan_out, for
 // convolutions; BatchNorm weight 1, bias 0; Linear's default for fc).
+// forward() calls its children through members bound at registration, which replace_module
+// repoints (module.h), so a swapped head or block part is used at once; nothing is looked up by name.
 #pragma once
 #include <array>
 #include <memory>
@@ -13,18 +15,31 @@
 
 namespace sepal::nn {
 
-class BasicBlock : public Module {
+// What BasicBlock and Bottleneck share: the children both have and the residual sum.
+class ResidualBlock : public Module {
+ protected:
+  using Module::Module;
+  // relu(out + downsample(x)), or relu(out + x) when the block has no downsample.
+  Tensor residual(const Tensor& out, const Tensor& x) const;
+  ModulePtr conv1_, bn1_, conv2_, bn2_, relu_;
+  ModulePtr downsample_;  // null when the block has none
+};
+
+class BasicBlock : public ResidualBlock {
  public:
   static constexpr int64_t expansion = 1;
   BasicBlock(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample, Generator* gen = nullptr);
   Tensor forward(const Tensor& input) override;
 };
 
-class Bottleneck : public Module {
+class Bottleneck : public ResidualBlock {
  public:
   static constexpr int64_t expansion = 4;
   Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample, Generator* gen = nullptr);
   Tensor forward(const Tensor& input) override;
+
+ private:
+  ModulePtr conv3_, bn3_;
 };
 
 enum class BlockKind { Basic, Bottleneck };
@@ -39,6 +54,8 @@ class ResNet : public Module {
 
  private:
   int64_t feature_dim_;
+  ModulePtr conv1_, bn1_, relu_, maxpool_, avgpool_, fc_;
+  std::array<ModulePtr, 4> layers_;  // layer1..layer4
 };
 
 // "resnet18", "resnet34" or "resnet50"; throws listing the known names otherwise.

@@ -11,12 +11,12 @@
 #include <dnnl.hpp>
 #include <omp.h>
 
-#include <array>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
 
+#include "tensor/conv_key.h"
 #include "tensor/cpu/conv.h"
 #include "tensor/cpu/cpu_backend.h"
 
@@ -142,22 +142,11 @@ struct ConvPlan {
   }
 };
 
-// Cache key: every size and argument, and the thread count the plan was made for.
-using PlanKey = std::array<int64_t, 15>;
-struct PlanKeyHash {
-  size_t operator()(const PlanKey& k) const {
-    size_t h = 0;
-    for (int64_t v : k) h = h * 1000003u ^ std::hash<int64_t>()(v);
-    return h;
-  }
-};
-
+// Plans by every size and argument and the thread count the plan was made for.
 ConvPlan& plan_for(const Tensor& image, const Tensor& weight, const Tensor& out, const Conv2dArgs& a) {
   static std::mutex mutex;
-  static std::unordered_map<PlanKey, std::unique_ptr<ConvPlan>, PlanKeyHash> plans;
-  const PlanKey key{image.size(0), image.size(1), image.size(2), image.size(3), weight.size(0), weight.size(2),
-                    weight.size(3), a.stride[0], a.stride[1], a.padding[0], a.padding[1], a.dilation[0],
-                    a.dilation[1], a.groups, omp_get_max_threads()};
+  static ConvPlanCache<ConvPlan, 1> plans;
+  const auto key = conv_plan_key(image, weight, a, omp_get_max_threads());
   std::lock_guard<std::mutex> lock(mutex);
   std::unique_ptr<ConvPlan>& plan = plans[key];
   if (!plan) plan = std::make_unique<ConvPlan>(ConvDims(image, weight, out, a));

@@ -12,24 +12,16 @@
 
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/kernels/layouts.h"
 #include "tensor/kernels/norm_pool.h"
 
 namespace sepal::cpu {
 
 namespace {
 
-struct BnLayout {
-  int64_t N, C, HW;
-};
-BnLayout bn_layout(const Tensor& x) {
-  const int64_t N = x.size(0), C = x.size(1);
-  return {N, C, N * C == 0 ? 0 : x.numel() / (N * C)};
-}
-
-template <typename T>
-T* ptr_or_null(const Tensor& t) {
-  return t.defined() ? t.data_ptr<T>() : nullptr;
-}
+using kernels::bn_layout;
+using kernels::BnLayout;
+using kernels::ptr_or_null;
 
 // Sum over channel c of f(k) (double) for the flat indices k of its elements, plane by plane,
 // the inner loop vectorised.

@@ -7,19 +7,15 @@
 
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/kernels/layouts.h"
 #include "tensor/kernels/norm_pool.h"
 
 namespace sepal::cpu {
 
 namespace {
 
-// Plane counts and sizes of an [N, C, H, W] input pooled to [N, C, P, Q].
-struct PlaneLayout {
-  int64_t planes, H, W, P, Q;
-};
-PlaneLayout plane_layout(const Tensor& input, const Tensor& out) {
-  return {input.size(0) * input.size(1), input.size(2), input.size(3), out.size(2), out.size(3)};
-}
+using kernels::plane_layout;
+using kernels::PlaneLayout;
 
 // Calls f(plane) for every plane, in parallel when the work is large enough.
 template <typename F>

@@ -24,9 +24,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "tensor/conv_key.h"
 #include "tensor/cuda/check.h"
 #include "tensor/cuda/conv_algos.h"
 #include "tensor/cuda/cuda_backend.h"
@@ -244,25 +244,15 @@ class ConvPlan {
   PassPlan passes_[3];
 };
 
-// Cache key: device, dtype, every size and argument, and the two switches.
-using PlanKey = std::array<int64_t, 18>;
-struct PlanKeyHash {
-  size_t operator()(const PlanKey& k) const {
-    size_t h = 0;
-    for (int64_t v : k) h = h * 1000003u ^ std::hash<int64_t>()(v);
-    return h;
-  }
-};
-
+// Plans by every size and argument, the device, the dtype and the two switches.
 ConvPlan& plan_for(int device, const Tensor& image, const Tensor& weight, const Tensor& out, const Conv2dArgs& a) {
   static std::mutex mutex;
-  static auto* plans = new std::unordered_map<PlanKey, std::unique_ptr<ConvPlan>, PlanKeyHash>();  // never freed,
-  // like the backends: descriptors must not be destroyed after cuDNN has unloaded at exit
+  static auto* plans = new ConvPlanCache<ConvPlan, 4>();  // never freed, like the backends: descriptors
+  // must not be destroyed after cuDNN has unloaded at exit
   const AlgoPolicy policy{image.dtype() == DType::Float32, allow_tf32()};
   const bool benchmark = cudnn_benchmark();
-  const PlanKey key{device, static_cast<int64_t>(image.dtype()), image.size(0), image.size(1), image.size(2),
-                    image.size(3), weight.size(0), weight.size(2), weight.size(3), a.stride[0], a.stride[1],
-                    a.padding[0], a.padding[1], a.dilation[0], a.dilation[1], a.groups, policy.allow_tf32, benchmark};
+  const auto key = conv_plan_key(image, weight, a, device, static_cast<int64_t>(image.dtype()), policy.allow_tf32,
+                                 benchmark);
   std::lock_guard<std::mutex> lock(mutex);
   std::unique_ptr<ConvPlan>& plan = (*plans)[key];
   if (!plan) plan = std::make_unique<ConvPlan>(image, weight, out, a, policy, benchmark);

@@ -8,6 +8,7 @@
 #include "tensor/cuda/cuda_backend.h"
 #include "tensor/cuda/device_guard.h"
 #include "tensor/cuda/elementwise.cuh"
+#include "tensor/kernels/layouts.h"
 #include "tensor/kernels/norm_pool.h"
 
 namespace sepal::cuda {
@@ -16,18 +17,9 @@ namespace {
 
 constexpr int kChannelThreads = 512;  // threads of a per-channel block
 
-struct BnLayout {
-  int64_t N, C, HW;
-};
-BnLayout bn_layout(const Tensor& x) {
-  const int64_t N = x.size(0), C = x.size(1);
-  return {N, C, N * C == 0 ? 0 : x.numel() / (N * C)};
-}
-
-template <typename T>
-T* ptr_or_null(const Tensor& t) {
-  return t.defined() ? t.data_ptr<T>() : nullptr;
-}
+using kernels::bn_layout;
+using kernels::BnLayout;
+using kernels::ptr_or_null;
 
 __device__ __forceinline__ double warp_sum(double v) {
   for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_down_sync(0xffffffffu, v, offset);

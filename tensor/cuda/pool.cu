@@ -9,19 +9,15 @@
 #include "tensor/cuda/cuda_backend.h"
 #include "tensor/cuda/device_guard.h"
 #include "tensor/cuda/elementwise.cuh"
+#include "tensor/kernels/layouts.h"
 #include "tensor/kernels/norm_pool.h"
 
 namespace sepal::cuda {
 
 namespace {
 
-// Plane count and sizes of an [N, C, H, W] input pooled to [N, C, P, Q].
-struct PlaneLayout {
-  int64_t planes, H, W, P, Q;
-};
-PlaneLayout plane_layout(const Tensor& input, const Tensor& out) {
-  return {input.size(0) * input.size(1), input.size(2), input.size(3), out.size(2), out.size(3)};
-}
+using kernels::plane_layout;
+using kernels::PlaneLayout;
 
 template <typename T>
 __global__ void __launch_bounds__(kBlockSize)

@@ -1,5 +1,6 @@
 // errors_test.cpp: CUDA error reporting. Ops mixing devices throw DeviceError naming the op and
-// both devices; a missing device is a clear DeviceError; explicit copies across devices work.
+// both devices; a missing device is a clear DeviceError; explicit copies across devices work;
+// nll_loss marks an out-of-range CUDA target with NaN instead of synchronising to check it.
 #include <gtest/gtest.h>
 
 #include "cuda/cuda_test_util.h"
@@ -37,6 +38,21 @@ TEST(CudaErrors, MissingDeviceIsAClearError) {
   const std::string name = "cuda:" + std::to_string(count);
   expect_device_error([&] { (void)zeros({2}, TensorOptions().device(Device::cuda(count))); },
                       {name.c_str(), "not available"});
+}
+
+// nll_loss does not read a CUDA target back to check it (that would synchronise every batch):
+// an out-of-range target makes its row's loss NaN; the valid rows match the CPU bit for bit.
+TEST(CudaErrors, NllLossOutOfRangeTargetIsNaNNotASync) {
+  if (!sepal::cuda_available()) GTEST_SKIP() << "no CUDA device";
+  Tensor logp = log_softmax(randn({3, 4}), 1);
+  Tensor target = from_vector<int64_t>({1, 4, 2}, {3});
+  std::vector<float> rows = nll_loss(logp.to(gpu()), target.to(gpu()), Reduction::None).cpu().to_vector<float>();
+  std::vector<float> cpu = nll_loss(logp, from_vector<int64_t>({1, 0, 2}, {3}), Reduction::None).to_vector<float>();
+  EXPECT_EQ(rows[0], cpu[0]);
+  EXPECT_TRUE(std::isnan(rows[1]));
+  EXPECT_EQ(rows[2], cpu[2]);
+  EXPECT_TRUE(std::isnan(nll_loss(logp.to(gpu()), from_vector<int64_t>({-1, 0, 0}, {3}).to(gpu())).item()));
+  EXPECT_THROW(nll_loss(logp, target), IndexError);  // the CPU still checks on the host
 }
 
 TEST(CudaErrors, ExplicitCopiesAcrossDevicesAreAllowed) {

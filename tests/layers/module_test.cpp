@@ -97,6 +97,30 @@ TEST(Module, ReplacingTheHeadChangesKeysAndIsUsed) {
   EXPECT_THROW(model->replace_module("head", head), Error);
 }
 
+TEST(Module, ResNetForwardFollowsReplacedChildren) {
+  Generator gen(3);
+  auto model = nn::resnet18(10, &gen);
+  model->eval();
+  NoGradGuard no_grad;
+  Tensor x = randn({2, 3, 32, 32}, TensorOptions(), &gen);
+  Tensor features = model->features(x);
+  // the head: an Identity makes forward() return the features themselves
+  model->replace_module("fc", std::make_shared<nn::Identity>());
+  auto values = [](const Tensor& t) { return t.to_vector<float>(); };
+  EXPECT_EQ(values(model->forward(x)), values(features));
+  // inside a block (layer4.1's first ReLU) and a block's downsample (layer2.0's)
+  Tensor before = model->forward(x);
+  model->find("layer4.1")->replace_module("relu", std::make_shared<nn::Identity>());
+  Tensor after_relu = model->forward(x);
+  EXPECT_NE(values(after_relu), values(before));
+  model->find("layer2.0")->replace_module("downsample", std::make_shared<nn::Sequential>(nn::ModuleList{
+                                                              std::make_shared<nn::Conv2d>(64, 128, 1, 2, 0, false, &gen),
+                                                              std::make_shared<nn::BatchNorm2d>(128)}));
+  model->eval();
+  EXPECT_NE(values(model->forward(x)), values(after_relu));
+  EXPECT_THROW(model->find("layer1.0")->replace_module("downsample", std::make_shared<nn::Identity>()), Error);
+}
+
 TEST(Module, LoadStateDictReportsMissingUnexpectedAndSizeMismatch) {
   auto model = std::make_shared<nn::Sequential>(nn::ModuleList{std::make_shared<nn::Linear>(4, 3),
                                                                std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(3, 2)});
@@ -204,6 +228,21 @@ TEST(Losses, NllAndCrossEntropyHandValues) {
   EXPECT_EQ(nn::count_correct(logp, target), 2);
   EXPECT_DOUBLE_EQ(nn::accuracy(logp, from_vector<int64_t>({1, 2}, {2})), 0.5);
   EXPECT_THROW(nn::NLLLoss()(logp, from_vector<int64_t>({0, 3}, {2})), IndexError);
+  // the message names the offending value (the smallest when negative, else the largest) and the input
+  auto message = [&](const Tensor& t) {
+    try {
+      nll_loss(logp, t);
+    } catch (const IndexError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no IndexError");
+  };
+  EXPECT_EQ(message(from_vector<int64_t>({0, 3}, {2})), "nll_loss: target values must be in [0, 3), got 3 (input [2, 3])");
+  EXPECT_EQ(message(from_vector<int64_t>({-2, 7}, {2})), "nll_loss: target values must be in [0, 3), got -2 (input [2, 3])");
+  // a strided target is read through its view (column 1 of [[0, 1], [2, 5]], then of [[7, 0], [9, 2]])
+  EXPECT_EQ(message(from_vector<int64_t>({0, 1, 2, 5}, {2, 2}).select(1, 1)),
+            "nll_loss: target values must be in [0, 3), got 5 (input [2, 3])");
+  EXPECT_NEAR(nn::NLLLoss()(logp, from_vector<int64_t>({7, 0, 9, 2}, {2, 2}).select(1, 1)).item(), expected, 1e-6);
   EXPECT_THROW(nn::NLLLoss()(logp, from_vector<int64_t>({0}, {1})), ShapeError);
 }
 
