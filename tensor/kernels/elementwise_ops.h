@@ -126,6 +126,23 @@ struct Reciprocal {
       {-2.0, -0.5, -0.25}, {0.5, 2.0, -4.0}, {4.0, 0.25, -0.0625}};
 };
 
+// softplus(x) = log(1 + exp(x)) as PyTorch's (beta 1, threshold 20): x itself above 20, and
+// log1p so that tiny values (x = -30) keep their precision. f'(x) = sigmoid(x) = z / (z + 1).
+struct Softplus {
+  template <typename T> SEPAL_HD static T f(T x, ScalarArgs<T>) {
+    return x > T(20) ? x : math_log1p(math_exp(x));
+  }
+  template <typename T> SEPAL_HD static T df(T x, T, ScalarArgs<T>) {
+    if (x > T(20)) return T(1);
+    const T z = math_exp(x);
+    return z / (z + T(1));
+  }
+  static constexpr Reference reference[] = {
+      {-30.0, 9.357622968839737e-14, 9.357622968839299e-14}, {-1.0, 0.3132616875182228, 0.2689414213699951},
+      {0.0, 0.6931471805599453, 0.5}, {1.0, 1.3132616875182228, 0.7310585786300049},
+      {19.5, 19.500000003398267, 0.9999999966017322}, {800.0, 800.0, 1.0}};
+};
+
 // Unary ops without parameters. X(Functor, name, test input domain); see "How to add" above.
 #define SEPAL_MATH_UNARY_OPS(X)             \
   X(Neg, neg, Any)                          \
@@ -140,7 +157,8 @@ struct Reciprocal {
   X(Sin, sin, Any)                          \
   X(Cos, cos, Any)                          \
   X(Square, square, Any)                    \
-  X(Reciprocal, reciprocal, AwayFromZero)
+  X(Reciprocal, reciprocal, AwayFromZero)   \
+  X(Softplus, softplus, Any)
 
 // ---- unary ops with scalar parameters p.a, p.b (public functions in autograd/elementwise.cpp) ----
 struct AddScalar {  // x + a
