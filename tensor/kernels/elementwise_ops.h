@@ -143,6 +143,23 @@ struct Softplus {
       {19.5, 19.500000003398267, 0.9999999966017322}, {800.0, 800.0, 1.0}};
 };
 
+// gelu(x) = x Phi(x), the exact (erf) form, PyTorch's default approximate='none'; Phi is the
+// standard normal CDF. f'(x) = Phi(x) + x phi(x), phi the normal density.
+struct Gelu {
+  template <typename T> SEPAL_HD static T f(T x, ScalarArgs<T>) {
+    return T(0.5) * x * (T(1) + math_erf(x * T(0.70710678118654752440)));  // x / sqrt(2)
+  }
+  template <typename T> SEPAL_HD static T df(T x, T, ScalarArgs<T>) {
+    const T cdf = T(0.5) * (T(1) + math_erf(x * T(0.70710678118654752440)));
+    const T pdf = math_exp(T(-0.5) * x * x) * T(0.39894228040143267794);  // 1 / sqrt(2 pi)
+    return cdf + x * pdf;
+  }
+  static constexpr Reference reference[] = {
+      {-2.0, -0.04550026389635842, -0.0852318010781969}, {-0.5, -0.15426876936299344, 0.13250487534383715},
+      {0.0, 0.0, 0.5}, {1.0, 0.8413447460685429, 1.0833154705876864},
+      {2.5, 2.4844758366855597, 1.037611085908145}};
+};
+
 // Unary ops without parameters. X(Functor, name, test input domain); see "How to add" above.
 #define SEPAL_MATH_UNARY_OPS(X)             \
   X(Neg, neg, Any)                          \
@@ -158,7 +175,8 @@ struct Softplus {
   X(Cos, cos, Any)                          \
   X(Square, square, Any)                    \
   X(Reciprocal, reciprocal, AwayFromZero)   \
-  X(Softplus, softplus, Any)
+  X(Softplus, softplus, Any)                \
+  X(Gelu, gelu, Any)
 
 // ---- unary ops with scalar parameters p.a, p.b (public functions in autograd/elementwise.cpp) ----
 struct AddScalar {  // x + a
