@@ -1,6 +1,8 @@
 // elementwise.cpp: differentiable unary, binary, scalar and comparison ops. Forward and backward
 // come from the same functor (kernels/elementwise_ops.h): the backward of a unary op is
 // grad * f'(x, y), of a binary op the functor's da/db; the engine reduces broadcast gradients.
+// The plain functions (sepal::exp(x), x.exp(), add(a, b), eq(a, b)) are generated from that
+// file's op lists; the scalar forms and operators below are written out.
 #include <cmath>
 
 #include "autograd/functions.h"
@@ -61,12 +63,10 @@ Tensor compare_scalar(CompareOp op, const Tensor& a, double b) {
 
 }  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Add, a, b); }
-Tensor sub(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Sub, a, b); }
-Tensor mul(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Mul, a, b); }
-Tensor div(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Div, a, b); }
-Tensor maximum(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Maximum, a, b); }
-Tensor minimum(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Minimum, a, b); }
+#define SEPAL_DEFINE_BINARY(Functor, name, ...) \
+  Tensor name(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::Functor, a, b); }
+SEPAL_BINARY_OPS(SEPAL_DEFINE_BINARY)
+#undef SEPAL_DEFINE_BINARY
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Tensor y = raw::where(cond, a, b);
@@ -87,26 +87,17 @@ Tensor clamp(const Tensor& a, double min, double max) {
   return unary_op(UnaryOp::Clamp, a, {min, max});
 }
 
-Tensor neg(const Tensor& x) { return unary_op(UnaryOp::Neg, x); }
-Tensor exp(const Tensor& x) { return unary_op(UnaryOp::Exp, x); }
-Tensor log(const Tensor& x) { return unary_op(UnaryOp::Log, x); }
-Tensor sqrt(const Tensor& x) { return unary_op(UnaryOp::Sqrt, x); }
-Tensor rsqrt(const Tensor& x) { return unary_op(UnaryOp::Rsqrt, x); }
-Tensor abs(const Tensor& x) { return unary_op(UnaryOp::Abs, x); }
-Tensor relu(const Tensor& x) { return unary_op(UnaryOp::Relu, x); }
-Tensor sigmoid(const Tensor& x) { return unary_op(UnaryOp::Sigmoid, x); }
-Tensor tanh(const Tensor& x) { return unary_op(UnaryOp::Tanh, x); }
-Tensor sin(const Tensor& x) { return unary_op(UnaryOp::Sin, x); }
-Tensor cos(const Tensor& x) { return unary_op(UnaryOp::Cos, x); }
-Tensor square(const Tensor& x) { return unary_op(UnaryOp::Square, x); }
-Tensor reciprocal(const Tensor& x) { return unary_op(UnaryOp::Reciprocal, x); }
+#define SEPAL_DEFINE_UNARY(Functor, name, ...)                            \
+  Tensor name(const Tensor& x) { return unary_op(UnaryOp::Functor, x); } \
+  Tensor Tensor::name() const { return sepal::name(*this); }
+SEPAL_MATH_UNARY_OPS(SEPAL_DEFINE_UNARY)
+#undef SEPAL_DEFINE_UNARY
 
-Tensor eq(const Tensor& a, const Tensor& b) { return raw::compare(CompareOp::Eq, a, b); }
-Tensor ne(const Tensor& a, const Tensor& b) { return raw::compare(CompareOp::Ne, a, b); }
-Tensor lt(const Tensor& a, const Tensor& b) { return raw::compare(CompareOp::Lt, a, b); }
-Tensor le(const Tensor& a, const Tensor& b) { return raw::compare(CompareOp::Le, a, b); }
-Tensor gt(const Tensor& a, const Tensor& b) { return raw::compare(CompareOp::Gt, a, b); }
-Tensor ge(const Tensor& a, const Tensor& b) { return raw::compare(CompareOp::Ge, a, b); }
+#define SEPAL_DEFINE_COMPARE(Functor, name, ...) \
+  Tensor name(const Tensor& a, const Tensor& b) { return raw::compare(CompareOp::Functor, a, b); }
+SEPAL_COMPARE_OPS(SEPAL_DEFINE_COMPARE)
+#undef SEPAL_DEFINE_COMPARE
+
 Tensor eq(const Tensor& a, double b) { return compare_scalar(CompareOp::Eq, a, b); }
 Tensor lt(const Tensor& a, double b) { return compare_scalar(CompareOp::Lt, a, b); }
 Tensor gt(const Tensor& a, double b) { return compare_scalar(CompareOp::Gt, a, b); }
@@ -128,20 +119,7 @@ Tensor operator-(double a, const Tensor& b) { return add(neg(b), a); }
 Tensor operator*(double a, const Tensor& b) { return mul(b, a); }
 Tensor operator/(double a, const Tensor& b) { return mul(reciprocal(b), a); }
 
-// ---- Tensor methods ----
-Tensor Tensor::neg() const { return sepal::neg(*this); }
-Tensor Tensor::exp() const { return sepal::exp(*this); }
-Tensor Tensor::log() const { return sepal::log(*this); }
-Tensor Tensor::sqrt() const { return sepal::sqrt(*this); }
-Tensor Tensor::rsqrt() const { return sepal::rsqrt(*this); }
-Tensor Tensor::abs() const { return sepal::abs(*this); }
-Tensor Tensor::relu() const { return sepal::relu(*this); }
-Tensor Tensor::sigmoid() const { return sepal::sigmoid(*this); }
-Tensor Tensor::tanh() const { return sepal::tanh(*this); }
-Tensor Tensor::sin() const { return sepal::sin(*this); }
-Tensor Tensor::cos() const { return sepal::cos(*this); }
-Tensor Tensor::square() const { return sepal::square(*this); }
-Tensor Tensor::reciprocal() const { return sepal::reciprocal(*this); }
+// ---- Tensor methods (the unary ones are generated above) ----
 Tensor Tensor::pow(double exponent) const { return sepal::pow(*this, exponent); }
 Tensor Tensor::clamp(double min, double max) const { return sepal::clamp(*this, min, max); }
 

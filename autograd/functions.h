@@ -8,13 +8,13 @@
 
 namespace sepal {
 
-// ---- elementwise, tensor with tensor ----
-Tensor add(const Tensor& a, const Tensor& b);
-Tensor sub(const Tensor& a, const Tensor& b);
-Tensor mul(const Tensor& a, const Tensor& b);
-Tensor div(const Tensor& a, const Tensor& b);
-Tensor maximum(const Tensor& a, const Tensor& b);
-Tensor minimum(const Tensor& a, const Tensor& b);
+// The elementwise functions are generated from the op lists of tensor/kernels/elementwise_ops.h,
+// one per entry (add an op there, not here).
+
+// ---- elementwise, tensor with tensor: add, sub, mul, div, maximum, minimum (SEPAL_BINARY_OPS) ----
+#define SEPAL_DECLARE_BINARY(Functor, name, ...) Tensor name(const Tensor& a, const Tensor& b);
+SEPAL_BINARY_OPS(SEPAL_DECLARE_BINARY)
+#undef SEPAL_DECLARE_BINARY
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 
 // ---- elementwise, tensor with scalar ----
@@ -23,28 +23,15 @@ Tensor mul(const Tensor& a, double b);
 Tensor pow(const Tensor& a, double exponent);
 Tensor clamp(const Tensor& a, double min, double max);
 
-// ---- unary ----
-Tensor neg(const Tensor& x);
-Tensor exp(const Tensor& x);
-Tensor log(const Tensor& x);
-Tensor sqrt(const Tensor& x);
-Tensor rsqrt(const Tensor& x);
-Tensor abs(const Tensor& x);
-Tensor relu(const Tensor& x);
-Tensor sigmoid(const Tensor& x);
-Tensor tanh(const Tensor& x);
-Tensor sin(const Tensor& x);
-Tensor cos(const Tensor& x);
-Tensor square(const Tensor& x);
-Tensor reciprocal(const Tensor& x);
+// ---- unary: neg, exp, log, sqrt, rsqrt, abs, relu, sigmoid, tanh, ... (SEPAL_MATH_UNARY_OPS) ----
+#define SEPAL_DECLARE_UNARY(Functor, name, ...) Tensor name(const Tensor& x);
+SEPAL_MATH_UNARY_OPS(SEPAL_DECLARE_UNARY)
+#undef SEPAL_DECLARE_UNARY
 
-// ---- comparisons (bool results, no gradient) ----
-Tensor eq(const Tensor& a, const Tensor& b);
-Tensor ne(const Tensor& a, const Tensor& b);
-Tensor lt(const Tensor& a, const Tensor& b);
-Tensor le(const Tensor& a, const Tensor& b);
-Tensor gt(const Tensor& a, const Tensor& b);
-Tensor ge(const Tensor& a, const Tensor& b);
+// ---- comparisons (bool results, no gradient): eq, ne, lt, le, gt, ge (SEPAL_COMPARE_OPS) ----
+#define SEPAL_DECLARE_COMPARE(Functor, name, ...) Tensor name(const Tensor& a, const Tensor& b);
+SEPAL_COMPARE_OPS(SEPAL_DECLARE_COMPARE)
+#undef SEPAL_DECLARE_COMPARE
 Tensor eq(const Tensor& a, double b);
 Tensor lt(const Tensor& a, double b);
 Tensor gt(const Tensor& a, double b);

@@ -1,6 +1,7 @@
 // bench_core.cpp: the core speed goals. c = a + b on 16M floats against copying the same bytes,
 // and a 1024x1024 float32 matmul against OpenBLAS's own cblas_sgemm (bench/core_ratios.py
-// turns the numbers into the two ratios and checks them).
+// turns the numbers into the two ratios and checks them). Unary ops (relu, exp, relu's backward)
+// run through the same elementwise loop, for before/after comparisons of that loop.
 //
 // "Speed" of a memory-bound op is bytes moved per second, counting the bytes the op must read
 // and write once: a copy of N floats moves 2 x 4N bytes (read src, write dst), c = a + b moves
@@ -167,6 +168,32 @@ void BM_Add16M(benchmark::State& state) {
   state.counters["threads"] = omp_get_max_threads();
 }
 BENCHMARK(BM_Add16M)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// Unary ops through the same loop (tensor/cpu/loops.h): relu is memory-bound like add (2 x 4N
+// bytes), exp adds math per element; relu's backward reads grad, x and y (4 x 4N bytes).
+template <typename F>
+void run_unary(benchmark::State& state, int64_t tensors_moved, F op) {
+  sepal::Generator gen(3);
+  sepal::Tensor x = sepal::randn({kElems}, {}, &gen);
+  { sepal::Tensor warm = op(x); }
+  for (auto _ : state) {
+    sepal::Tensor y = op(x);
+    benchmark::DoNotOptimize(y.raw_data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * tensors_moved * kBytes);
+  state.counters["threads"] = omp_get_max_threads();
+}
+void BM_Relu16M(benchmark::State& state) { run_unary(state, 2, [](const sepal::Tensor& x) { return x.relu(); }); }
+void BM_Exp16M(benchmark::State& state) { run_unary(state, 2, [](const sepal::Tensor& x) { return x.exp(); }); }
+void BM_ReluBackward16M(benchmark::State& state) {
+  run_unary(state, 4, [](const sepal::Tensor& x) {
+    return sepal::raw::unary_backward(sepal::UnaryOp::Relu, x, x, x);  // grad = x, result = x
+  });
+}
+BENCHMARK(BM_Relu16M)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Exp16M)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ReluBackward16M)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // ---- compute-bound: sepal::matmul vs cblas_sgemm ----
 

@@ -17,7 +17,7 @@
 
 namespace sepal {
 
-#define SEPAL_ENUM_ENTRY(Name, Functor, text) Name,
+#define SEPAL_ENUM_ENTRY(Name, ...) Name,
 enum class UnaryOp : uint8_t { SEPAL_UNARY_OPS(SEPAL_ENUM_ENTRY) };
 enum class BinaryOp : uint8_t { SEPAL_BINARY_OPS(SEPAL_ENUM_ENTRY) };
 enum class CompareOp : uint8_t { SEPAL_COMPARE_OPS(SEPAL_ENUM_ENTRY) };

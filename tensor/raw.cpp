@@ -8,7 +8,7 @@
 
 namespace sepal::raw {
 
-#define SEPAL_NAME_CASE(Name, Functor, text) case Name: return text;
+#define SEPAL_NAME_CASE(Name, name, ...) case Name: return #name;
 }  // namespace sepal::raw
 namespace sepal {
 const char* op_name(UnaryOp op) {

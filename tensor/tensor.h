@@ -17,6 +17,7 @@
 
 #include "tensor/device.h"
 #include "tensor/dtype.h"
+#include "tensor/kernels/elementwise_ops.h"
 #include "tensor/shape.h"
 #include "tensor/storage.h"
 
@@ -120,19 +121,11 @@ class Tensor {
   Tensor cpu() const { return to(Device::cpu()); }
 
   // ---- differentiable math (autograd/) ----
-  Tensor neg() const;
-  Tensor exp() const;
-  Tensor log() const;
-  Tensor sqrt() const;
-  Tensor rsqrt() const;
-  Tensor abs() const;
-  Tensor relu() const;
-  Tensor sigmoid() const;
-  Tensor tanh() const;
-  Tensor sin() const;
-  Tensor cos() const;
-  Tensor square() const;
-  Tensor reciprocal() const;
+  // One method per unary op of SEPAL_MATH_UNARY_OPS (tensor/kernels/elementwise_ops.h), the same
+  // as the free function: x.neg(), x.exp(), x.log(), x.sqrt(), x.relu(), x.sigmoid(), ...
+#define SEPAL_TENSOR_METHOD(Functor, name, ...) Tensor name() const;
+  SEPAL_MATH_UNARY_OPS(SEPAL_TENSOR_METHOD)
+#undef SEPAL_TENSOR_METHOD
   Tensor pow(double exponent) const;
   Tensor clamp(double min, double max) const;
   Tensor matmul(const Tensor& other) const;

@@ -75,8 +75,8 @@ void CpuBackend::unary(UnaryOp op, const UnaryArgs& args, const Tensor& in, cons
   dispatch_floating(in.dtype(), op_name(op), [&]<typename T>() {
     kernels::ScalarArgs<T> p{static_cast<T>(args.a), static_cast<T>(args.b)};
     switch (op) {
-#define SEPAL_CASE(Name, Functor, text) \
-case UnaryOp::Name: cpu::cpu_map<T, T>(kernels::UnaryForward<Functor, T>{p}, out, {&in}); break;
+#define SEPAL_CASE(Name, ...) \
+case UnaryOp::Name: cpu::cpu_map<T, T>(kernels::UnaryForward<kernels::Name, T>{p}, out, {&in}); break;
       SEPAL_UNARY_OPS(SEPAL_CASE)
 #undef SEPAL_CASE
     }
@@ -88,9 +88,9 @@ void CpuBackend::unary_backward(UnaryOp op, const UnaryArgs& args, const Tensor&
   dispatch_floating(in.dtype(), op_name(op), [&]<typename T>() {
     kernels::ScalarArgs<T> p{static_cast<T>(args.a), static_cast<T>(args.b)};
     switch (op) {
-#define SEPAL_CASE(Name, Functor, text)                                                      \
-case UnaryOp::Name:                                                                        \
-  cpu::cpu_map<T, T, T, T>(kernels::UnaryBackward<Functor, T>{p}, grad_in, {&grad, &in, &result}); \
+#define SEPAL_CASE(Name, ...)                                                                            \
+case UnaryOp::Name:                                                                                      \
+  cpu::cpu_map<T, T, T, T>(kernels::UnaryBackward<kernels::Name, T>{p}, grad_in, {&grad, &in, &result}); \
   break;
       SEPAL_UNARY_OPS(SEPAL_CASE)
 #undef SEPAL_CASE
@@ -101,8 +101,8 @@ case UnaryOp::Name:                                                             
 void CpuBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
   dispatch_arithmetic(a.dtype(), op_name(op), [&]<typename T>() {
     switch (op) {
-#define SEPAL_CASE(Name, Functor, text) \
-case BinaryOp::Name: cpu::cpu_map<T, T, T>(kernels::BinaryForward<Functor, T>{}, out, {&a, &b}); break;
+#define SEPAL_CASE(Name, ...) \
+case BinaryOp::Name: cpu::cpu_map<T, T, T>(kernels::BinaryForward<kernels::Name, T>{}, out, {&a, &b}); break;
       SEPAL_BINARY_OPS(SEPAL_CASE)
 #undef SEPAL_CASE
     }
@@ -113,12 +113,12 @@ void CpuBackend::binary_backward(BinaryOp op, int input, const Tensor& grad, con
                        const Tensor& grad_in) {
   dispatch_floating(a.dtype(), op_name(op), [&]<typename T>() {
     switch (op) {
-#define SEPAL_CASE(Name, Functor, text)                                                             \
-case BinaryOp::Name:                                                                              \
-  if (input == 0)                                                                                 \
-    cpu::cpu_map<T, T, T, T>(kernels::BinaryBackwardA<Functor, T>{}, grad_in, {&grad, &a, &b});   \
-  else                                                                                            \
-    cpu::cpu_map<T, T, T, T>(kernels::BinaryBackwardB<Functor, T>{}, grad_in, {&grad, &a, &b});   \
+#define SEPAL_CASE(Name, ...)                                                                         \
+case BinaryOp::Name:                                                                                  \
+  if (input == 0)                                                                                     \
+    cpu::cpu_map<T, T, T, T>(kernels::BinaryBackwardA<kernels::Name, T>{}, grad_in, {&grad, &a, &b}); \
+  else                                                                                                \
+    cpu::cpu_map<T, T, T, T>(kernels::BinaryBackwardB<kernels::Name, T>{}, grad_in, {&grad, &a, &b}); \
   break;
       SEPAL_BINARY_OPS(SEPAL_CASE)
 #undef SEPAL_CASE
@@ -129,8 +129,10 @@ case BinaryOp::Name:                                                            
 void CpuBackend::compare(CompareOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
   dispatch_all(a.dtype(), op_name(op), [&]<typename T>() {
     switch (op) {
-#define SEPAL_CASE(Name, Functor, text) \
-case CompareOp::Name: cpu::cpu_map<bool, T, T>(kernels::CompareForward<Functor, T>{}, out, {&a, &b}); break;
+#define SEPAL_CASE(Name, ...)                                                                \
+case CompareOp::Name:                                                                        \
+  cpu::cpu_map<bool, T, T>(kernels::CompareForward<kernels::Name, T>{}, out, {&a, &b}); \
+  break;
       SEPAL_COMPARE_OPS(SEPAL_CASE)
 #undef SEPAL_CASE
     }

@@ -12,8 +12,8 @@ void CudaBackend::binary(BinaryOp op, const Tensor& a, const Tensor& b, const Te
   DeviceGuard guard(index_);
   dispatch_arithmetic(a.dtype(), op_name(op), [&]<typename T>() {
     switch (op) {
-#define SEPAL_CASE(Name, Functor, text) \
-  case BinaryOp::Name: cuda_map<T, T, T>(kernels::BinaryForward<Functor, T>{}, out, {&a, &b}); break;
+#define SEPAL_CASE(Name, ...) \
+  case BinaryOp::Name: cuda_map<T, T, T>(kernels::BinaryForward<kernels::Name, T>{}, out, {&a, &b}); break;
       SEPAL_BINARY_OPS(SEPAL_CASE)
 #undef SEPAL_CASE
     }
@@ -25,12 +25,12 @@ void CudaBackend::binary_backward(BinaryOp op, int input, const Tensor& grad, co
   DeviceGuard guard(index_);
   dispatch_floating(a.dtype(), op_name(op), [&]<typename T>() {
     switch (op) {
-#define SEPAL_CASE(Name, Functor, text)                                                             \
+#define SEPAL_CASE(Name, ...)                                                                       \
   case BinaryOp::Name:                                                                              \
     if (input == 0)                                                                                 \
-      cuda_map<T, T, T, T>(kernels::BinaryBackwardA<Functor, T>{}, grad_in, {&grad, &a, &b});       \
+      cuda_map<T, T, T, T>(kernels::BinaryBackwardA<kernels::Name, T>{}, grad_in, {&grad, &a, &b}); \
     else                                                                                            \
-      cuda_map<T, T, T, T>(kernels::BinaryBackwardB<Functor, T>{}, grad_in, {&grad, &a, &b});       \
+      cuda_map<T, T, T, T>(kernels::BinaryBackwardB<kernels::Name, T>{}, grad_in, {&grad, &a, &b}); \
     break;
       SEPAL_BINARY_OPS(SEPAL_CASE)
 #undef SEPAL_CASE
@@ -42,8 +42,10 @@ void CudaBackend::compare(CompareOp op, const Tensor& a, const Tensor& b, const 
   DeviceGuard guard(index_);
   dispatch_all(a.dtype(), op_name(op), [&]<typename T>() {
     switch (op) {
-#define SEPAL_CASE(Name, Functor, text) \
-  case CompareOp::Name: cuda_map<bool, T, T>(kernels::CompareForward<Functor, T>{}, out, {&a, &b}); break;
+#define SEPAL_CASE(Name, ...)                                                            \
+  case CompareOp::Name:                                                                  \
+    cuda_map<bool, T, T>(kernels::CompareForward<kernels::Name, T>{}, out, {&a, &b}); \
+    break;
       SEPAL_COMPARE_OPS(SEPAL_CASE)
 #undef SEPAL_CASE
     }

@@ -11,8 +11,8 @@ void CudaBackend::unary(UnaryOp op, const UnaryArgs& args, const Tensor& in, con
   dispatch_floating(in.dtype(), op_name(op), [&]<typename T>() {
     kernels::ScalarArgs<T> p{static_cast<T>(args.a), static_cast<T>(args.b)};
     switch (op) {
-#define SEPAL_CASE(Name, Functor, text) \
-  case UnaryOp::Name: cuda_map<T, T>(kernels::UnaryForward<Functor, T>{p}, out, {&in}); break;
+#define SEPAL_CASE(Name, ...) \
+  case UnaryOp::Name: cuda_map<T, T>(kernels::UnaryForward<kernels::Name, T>{p}, out, {&in}); break;
       SEPAL_UNARY_OPS(SEPAL_CASE)
 #undef SEPAL_CASE
     }
@@ -25,9 +25,9 @@ void CudaBackend::unary_backward(UnaryOp op, const UnaryArgs& args, const Tensor
   dispatch_floating(in.dtype(), op_name(op), [&]<typename T>() {
     kernels::ScalarArgs<T> p{static_cast<T>(args.a), static_cast<T>(args.b)};
     switch (op) {
-#define SEPAL_CASE(Name, Functor, text)                                                          \
-  case UnaryOp::Name:                                                                            \
-    cuda_map<T, T, T, T>(kernels::UnaryBackward<Functor, T>{p}, grad_in, {&grad, &in, &result}); \
+#define SEPAL_CASE(Name, ...)                                                                          \
+  case UnaryOp::Name:                                                                                  \
+    cuda_map<T, T, T, T>(kernels::UnaryBackward<kernels::Name, T>{p}, grad_in, {&grad, &in, &result}); \
     break;
       SEPAL_UNARY_OPS(SEPAL_CASE)
 #undef SEPAL_CASE

@@ -1,7 +1,8 @@
 // op_cases.h: the one table of op cases (ggml's test-backend-ops model). Each case names an op,
 // the shapes and value domain of its inputs and a function applying it; the same table drives
 // the float64 gradient checks (tests/autograd), the CUDA-versus-CPU checks (tests/cuda) and can
-// drive benchmarks. A new differentiable op gets a row here and is then checked everywhere.
+// drive benchmarks. The elementwise rows come from the op lists of tensor/kernels/elementwise_ops.h
+// (a new op there is checked here with no edit); any other differentiable op gets a row here.
 #pragma once
 #include <functional>
 #include <string>
@@ -90,19 +91,12 @@ inline std::vector<OpCase> op_cases() {
     cases.push_back({name, {{{3, 5}, d}}, [f](V in) { return f(in[0]); }});
     cases.push_back({name + "_transposed", {{{4, 3}, d, true}}, [f](V in) { return f(in[0]); }});
   };
-  unary("neg", Domain::Any, [](const Tensor& x) { return -x; });
-  unary("exp", Domain::Any, [](const Tensor& x) { return x.exp(); });
-  unary("log", Domain::Positive, [](const Tensor& x) { return x.log(); });
-  unary("sqrt", Domain::Positive, [](const Tensor& x) { return x.sqrt(); });
-  unary("rsqrt", Domain::Positive, [](const Tensor& x) { return x.rsqrt(); });
-  unary("abs", Domain::AwayFromZero, [](const Tensor& x) { return x.abs(); });
-  unary("relu", Domain::AwayFromZero, [](const Tensor& x) { return x.relu(); });
-  unary("sigmoid", Domain::Any, [](const Tensor& x) { return x.sigmoid(); });
-  unary("tanh", Domain::Any, [](const Tensor& x) { return x.tanh(); });
-  unary("sin", Domain::Any, [](const Tensor& x) { return x.sin(); });
-  unary("cos", Domain::Any, [](const Tensor& x) { return x.cos(); });
-  unary("square", Domain::Any, [](const Tensor& x) { return x.square(); });
-  unary("reciprocal", Domain::AwayFromZero, [](const Tensor& x) { return x.reciprocal(); });
+  // every op of the lists in tensor/kernels/elementwise_ops.h (x.name() calls sepal::name(x))
+#define SEPAL_UNARY_CASE(Functor, name, domain) \
+  unary(#name, Domain::domain, [](const Tensor& x) { return x.name(); });
+  SEPAL_MATH_UNARY_OPS(SEPAL_UNARY_CASE)
+#undef SEPAL_UNARY_CASE
+  unary("neg_operator", Domain::Any, [](const Tensor& x) { return -x; });
   unary("add_scalar", Domain::Any, [](const Tensor& x) { return x + 2.5; });
   unary("rsub_scalar", Domain::Any, [](const Tensor& x) { return 2.5 - x; });
   unary("mul_scalar", Domain::Any, [](const Tensor& x) { return x * -1.5; });
@@ -118,12 +112,14 @@ inline std::vector<OpCase> op_cases() {
     cases.push_back({name + "_transposed", {{{3, 4}, Domain::Any, true}, {{3, 4}, db}},
                      [f](V in) { return f(in[0], in[1]); }});
   };
-  binary("add", Domain::Any, [](const Tensor& a, const Tensor& b) { return a + b; });
-  binary("sub", Domain::Any, [](const Tensor& a, const Tensor& b) { return a - b; });
-  binary("mul", Domain::Any, [](const Tensor& a, const Tensor& b) { return a * b; });
-  binary("div", Domain::AwayFromZero, [](const Tensor& a, const Tensor& b) { return a / b; });
-  binary("maximum", Domain::Any, [](const Tensor& a, const Tensor& b) { return maximum(a, b); });
-  binary("minimum", Domain::Any, [](const Tensor& a, const Tensor& b) { return minimum(a, b); });
+#define SEPAL_BINARY_CASE(Functor, name, domain_b) \
+  binary(#name, Domain::domain_b, [](const Tensor& a, const Tensor& b) { return sepal::name(a, b); });
+  SEPAL_BINARY_OPS(SEPAL_BINARY_CASE)
+#undef SEPAL_BINARY_CASE
+  binary("add_operator", Domain::Any, [](const Tensor& a, const Tensor& b) { return a + b; });
+  binary("sub_operator", Domain::Any, [](const Tensor& a, const Tensor& b) { return a - b; });
+  binary("mul_operator", Domain::Any, [](const Tensor& a, const Tensor& b) { return a * b; });
+  binary("div_operator", Domain::AwayFromZero, [](const Tensor& a, const Tensor& b) { return a / b; });
   cases.push_back({"where", {{{3, 4}}, {{3, 4}}, {{1, 4}}},
                    [](V in) { return where(gt(in[0], 0.0), in[1], in[2]); }});
 

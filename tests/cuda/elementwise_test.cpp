@@ -10,9 +10,9 @@
 namespace sepal::testing {
 namespace {
 
-#define SEPAL_COMPARE_ENTRY(Name, Functor, text) CompareOp::Name,
-#define SEPAL_BINARY_ENTRY(Name, Functor, text) BinaryOp::Name,
-#define SEPAL_UNARY_ENTRY(Name, Functor, text) UnaryOp::Name,
+#define SEPAL_COMPARE_ENTRY(Name, ...) CompareOp::Name,
+#define SEPAL_BINARY_ENTRY(Name, ...) BinaryOp::Name,
+#define SEPAL_UNARY_ENTRY(Name, ...) UnaryOp::Name,
 const CompareOp kCompareOps[] = {SEPAL_COMPARE_OPS(SEPAL_COMPARE_ENTRY)};
 const BinaryOp kBinaryOps[] = {SEPAL_BINARY_OPS(SEPAL_BINARY_ENTRY)};
 const UnaryOp kUnaryOps[] = {SEPAL_UNARY_OPS(SEPAL_UNARY_ENTRY)};
