@@ -32,16 +32,22 @@ inline void poison_cache(int64_t numel, DType dtype, int count = 8) {
     blocks.push_back(full({numel}, sentinel, TensorOptions().dtype(dtype).device(gpu())));
 }
 
-// Same shape and dtype, and |actual - expected| <= atol + rtol * |expected| element by element
-// (NaN matches NaN, infinities must match exactly). Values compare in float64.
-inline ::testing::AssertionResult all_close(const Tensor& expected, const Tensor& actual, double rtol,
-                                            double atol) {
+// Success when both have one shape and one dtype, else a failure naming the difference.
+inline ::testing::AssertionResult same_shape_and_dtype(const Tensor& expected, const Tensor& actual) {
   if (expected.shape() != actual.shape())
     return ::testing::AssertionFailure() << "shapes differ: expected " << shape_str(expected.shape())
                                          << ", got " << shape_str(actual.shape());
   if (expected.dtype() != actual.dtype())
     return ::testing::AssertionFailure() << "dtypes differ: expected " << dtype_name(expected.dtype())
                                          << ", got " << dtype_name(actual.dtype());
+  return ::testing::AssertionSuccess();
+}
+
+// Same shape and dtype, and |actual - expected| <= atol + rtol * |expected| element by element
+// (NaN matches NaN, infinities must match exactly). Values compare in float64.
+inline ::testing::AssertionResult all_close(const Tensor& expected, const Tensor& actual, double rtol,
+                                            double atol) {
+  if (auto differ = same_shape_and_dtype(expected, actual); !differ) return differ;
   std::vector<double> e = expected.to_vector<double>(), a = actual.to_vector<double>();
   int64_t bad = 0, first = -1;
   double worst = 0.0;
@@ -70,12 +76,7 @@ inline ::testing::AssertionResult all_close(const Tensor& expected, const Tensor
 
 // Same shape, dtype and bytes (so -0.0 differs from 0.0 and NaN payloads must agree).
 inline ::testing::AssertionResult bitwise_equal(const Tensor& expected, const Tensor& actual) {
-  if (expected.shape() != actual.shape())
-    return ::testing::AssertionFailure() << "shapes differ: expected " << shape_str(expected.shape())
-                                         << ", got " << shape_str(actual.shape());
-  if (expected.dtype() != actual.dtype())
-    return ::testing::AssertionFailure() << "dtypes differ: expected " << dtype_name(expected.dtype())
-                                         << ", got " << dtype_name(actual.dtype());
+  if (auto differ = same_shape_and_dtype(expected, actual); !differ) return differ;
   Tensor e = host_copy(expected), a = host_copy(actual);
   const size_t width = e.element_size();
   const char* pe = static_cast<const char*>(e.raw_data());

@@ -144,23 +144,32 @@ TEST(FlowersSetup, PredictOnPlainWeightsWithEitherHead) {
                sepal::Error);  // a 4-class file for a 5-class model: size mismatch
 }
 
+// Writes tiny demo flowers (64 px, the given images per class) into dir/data and returns a
+// CPU training config on them (32 px, batch 8, one epoch, no worker threads) writing to dir/out.
+TrainConfig tiny_demo_run(const TempDir& dir, int train_per_class, int valid_per_class, const std::string& out) {
+  sepal::data::DemoFlowersOptions tiny;
+  tiny.image_size = 64;
+  tiny.train_per_class = train_per_class;
+  tiny.valid_per_class = valid_per_class;
+  sepal::data::write_demo_flowers(dir / "data", tiny);
+  TrainConfig c;
+  c.data = dir / "data";
+  c.out = dir / out;
+  c.image_size = 32;
+  c.batch_size = 8;
+  c.workers = 0;
+  c.epochs = 1;
+  c.device = "cpu";
+  return c;
+}
+
 // Cached features train the head exactly as the DataLoader path does (same batches, same order,
 // backbone in eval mode), up to float summation order.
 TEST(FlowersSetup, CachedFeaturesTrainLikeTheLoader) {
   TempDir dir("flowers_cache");
-  sepal::data::DemoFlowersOptions tiny;
-  tiny.image_size = 64;
-  tiny.train_per_class = 5;
-  tiny.valid_per_class = 2;
-  sepal::data::write_demo_flowers((dir / "data"), tiny);
-  TrainConfig c;
-  c.out = (dir / "plain");
-  c.data = (dir / "data");
-  c.image_size = 32;
+  TrainConfig c = tiny_demo_run(dir, 5, 2, "plain");
   c.batch_size = 16;
-  c.workers = 0;
   c.epochs = 2;
-  c.device = "cpu";
   c.augment = false;
   c.mode = "feature-extract";
   ASSERT_EQ(run_training(c), 0);
@@ -185,19 +194,7 @@ std::vector<char> file_bytes(const std::string& path) {
 // A non-finite loss stops training with status 1 and leaves best.sepal as it was.
 TEST(FlowersSetup, NonFiniteLossStopsAndKeepsTheBestCheckpoint) {
   TempDir dir("flowers_nan");
-  sepal::data::DemoFlowersOptions tiny;
-  tiny.image_size = 64;
-  tiny.train_per_class = 2;
-  tiny.valid_per_class = 1;
-  sepal::data::write_demo_flowers((dir / "data"), tiny);
-  TrainConfig c;
-  c.data = (dir / "data");
-  c.out = (dir / "run");
-  c.image_size = 32;
-  c.batch_size = 8;
-  c.workers = 0;
-  c.epochs = 1;
-  c.device = "cpu";
+  TrainConfig c = tiny_demo_run(dir, 2, 1, "run");
   ASSERT_EQ(run_training(c), 0);
   const std::string best = c.out + "/best.sepal";
   const std::vector<char> before = file_bytes(best);
