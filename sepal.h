@@ -2,6 +2,7 @@
 // checkpoints with the resume planner, and data loading.
 #pragma once
 #include "autograd/functions.h"
+#include "autograd/autocast.h"
 #include "autograd/grad_mode.h"
 #include "autograd/gradcheck.h"
 #include "autograd/nn_functions.h"

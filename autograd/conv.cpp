@@ -3,9 +3,11 @@
 // P = (H + 2 pad_h - dil_h (R - 1) - 1) / stride_h + 1 (Q likewise). Validation happens once
 // here; the backend kernels (conv2d_forward / _backward_input / _backward_weight) then assume
 // contiguous, valid operands. The bias is added here, once for every backend; its gradient is
-// the output gradient summed over (N, P, Q).
+// the output gradient summed over (N, P, Q). Under bf16 autocast (autograd/autocast.h) the three
+// passes compute in bfloat16 with float32 accumulation; the bias add stays float32.
 #include <string>
 
+#include "autograd/autocast.h"
 #include "autograd/nn_functions.h"
 #include "autograd/node.h"
 #include "tensor/error.h"
@@ -88,6 +90,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, con
     args.dilation[i] = options.dilation[i];
   }
   args.groups = options.groups;
+  args.precision = Autocast::for_tensor(input);  // kept by the backward closure with the rest
 
   const Tensor x = raw::contiguous(input), w = raw::contiguous(weight);
   Backend& backend = backend_for(x.device());

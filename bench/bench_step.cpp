@@ -8,8 +8,11 @@
 //                                (BatchNorm uses its running statistics) and records no graph
 //   BM_Step/eval/b8_224          the forward alone under NoGradGuard, eval mode (validation)
 //   BM_Step/finetune/b128_32     finetune on 32 px images, batch 128 (CIFAR-sized)
+//   BM_Step/<workload>/bf16      the same under bf16 autocast (autograd/autocast.h: convolutions and
+//                                matmuls in bfloat16, float32 accumulation, everything else float32)
 //   BM_StepCuda/...              the same on CUDA (skipped without a device), plus finetune at
-//                                batch 64 and 256, 224 px, in float32 and with TF32 (/tf32)
+//                                batch 64 and 256, 224 px, in float32, with TF32 (/tf32) and in bf16
+//                                (/bf16)
 // Each repetition times one step (Iterations(1)); run with --benchmark_repetitions=10 and read
 // the median. The model, optimizer and batch of each workload are built once per process and
 // warmed up with two steps (oneDNN primitives created, allocator cache filled, Adam state made).
@@ -22,6 +25,7 @@
 #include <memory>
 #include <string>
 
+#include "autograd/autocast.h"
 #include "bench/bench_common.h"
 #include "sepal.h"
 
@@ -37,9 +41,10 @@ struct Workload {
   std::unique_ptr<optim::Adam> opt;
   Tensor images, labels;
   Mode mode;
+  Precision precision;
   double conv_flops = 0;  // per step
 
-  Workload(Mode m, int64_t batch, int64_t size, Device device) : mode(m) {
+  Workload(Mode m, int64_t batch, int64_t size, Device device, Precision p) : mode(m), precision(p) {
     Generator gen(7);
     model = nn::resnet18(1000, &gen);
     model->replace_module("fc", std::make_shared<nn::Sequential>(nn::ModuleList{
@@ -76,6 +81,7 @@ struct Workload {
   }
 
   void step() {
+    AutocastGuard autocast(precision);
     if (mode == Mode::Eval) {
       NoGradGuard no_grad;
       Tensor out = model->forward(images);
@@ -92,22 +98,23 @@ struct Workload {
 };
 
 // Built on first use and kept, so repetitions (and random interleaving) reuse them.
-Workload& workload(Mode mode, int64_t batch, int64_t size, Device device) {
+Workload& workload(Mode mode, int64_t batch, int64_t size, Device device, Precision precision) {
   static std::map<std::string, std::unique_ptr<Workload>> cache;
   const std::string key = std::to_string(static_cast<int>(mode)) + "/" + std::to_string(batch) + "/" +
-                          std::to_string(size) + "/" + device.str();
+                          std::to_string(size) + "/" + device.str() + "/" + precision_name(precision);
   auto& w = cache[key];
-  if (!w) w = std::make_unique<Workload>(mode, batch, size, device);
+  if (!w) w = std::make_unique<Workload>(mode, batch, size, device, precision);
   return *w;
 }
 
-void run_step(benchmark::State& state, Mode mode, int64_t batch, int64_t size, Device device, bool tf32 = false) {
+void run_step(benchmark::State& state, Mode mode, int64_t batch, int64_t size, Device device, Precision precision,
+              bool tf32 = false) {
   if (device.is_cuda() && !cuda_available()) {
     state.SkipWithError("no CUDA device");
     return;
   }
   cuda::set_allow_tf32(tf32);
-  Workload& w = workload(mode, batch, size, device);
+  Workload& w = workload(mode, batch, size, device, precision);
   double cpu_ms = 0;
   for (auto _ : state) {
     const double start = process_cpu_ms();
@@ -133,23 +140,28 @@ void register_all() {
                         {"eval/b8_224", Mode::Eval, 8, 224},
                         {"finetune/b128_32", Mode::Finetune, 128, 32}};
   for (const Spec& s : specs)
-    for (const bool cuda : {false, true}) {
-      const std::string name = std::string(cuda ? "BM_StepCuda/" : "BM_Step/") + s.name;
-      const Device device = cuda ? Device::cuda() : Device::cpu();
-      benchmark::RegisterBenchmark(name.c_str(),
-                                   [s, device](benchmark::State& st) { run_step(st, s.mode, s.batch, s.size, device); })
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime()
-          ->Iterations(1)
-          ->ComputeStatistics("min", sepal_bench::min_of);
-    }
+    for (const bool cuda : {false, true})
+      for (const Precision precision : {Precision::Float32, Precision::BFloat16}) {
+        const std::string name = std::string(cuda ? "BM_StepCuda/" : "BM_Step/") + s.name +
+                                 (precision == Precision::BFloat16 ? "/bf16" : "");
+        const Device device = cuda ? Device::cuda() : Device::cpu();
+        benchmark::RegisterBenchmark(name.c_str(), [s, device, precision](benchmark::State& st) {
+          run_step(st, s.mode, s.batch, s.size, device, precision);
+        })
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime()
+            ->Iterations(1)
+            ->ComputeStatistics("min", sepal_bench::min_of);
+      }
   // GPU-sized finetune steps (the PyTorch comparison in bench/gpu_torch.py runs the same), with
-  // float32 as on the CPU and with TF32 allowed.
+  // float32 as on the CPU, with TF32 allowed and in bf16.
   for (const int64_t batch : {64, 256})
-    for (const bool tf32 : {false, true}) {
-      const std::string name = "BM_StepCuda/finetune/b" + std::to_string(batch) + "_224" + (tf32 ? "/tf32" : "");
-      benchmark::RegisterBenchmark(name.c_str(), [batch, tf32](benchmark::State& st) {
-        run_step(st, Mode::Finetune, batch, 224, Device::cuda(), tf32);
+    for (const char* variant : {"", "/tf32", "/bf16"}) {
+      const std::string name = "BM_StepCuda/finetune/b" + std::to_string(batch) + "_224" + variant;
+      const bool tf32 = std::string(variant) == "/tf32";
+      const Precision precision = std::string(variant) == "/bf16" ? Precision::BFloat16 : Precision::Float32;
+      benchmark::RegisterBenchmark(name.c_str(), [batch, tf32, precision](benchmark::State& st) {
+        run_step(st, Mode::Finetune, batch, 224, Device::cuda(), precision, tf32);
       })
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime()

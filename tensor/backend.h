@@ -13,6 +13,7 @@
 #include "tensor/fused_optim.h"
 #include "tensor/kernels/elementwise_ops.h"
 #include "tensor/kernels/philox.h"
+#include "tensor/precision.h"
 #include "tensor/tensor.h"
 
 namespace sepal {
@@ -48,6 +49,7 @@ struct Conv2dArgs {
   int64_t padding[2] = {0, 0};
   int64_t dilation[2] = {1, 1};
   int64_t groups = 1;
+  Precision precision = Precision::Float32;  // BFloat16: operands rounded, float32 accumulation
 };
 
 struct BatchNormArgs {
@@ -103,8 +105,9 @@ class Backend {
 
   // ---- linear algebra ----
   // out[b] = a[b] @ bm[b] for 3-D tensors [batch, m, k] @ [batch, k, n] -> [batch, m, n];
-  // a and bm may be transposed views (either of their last two strides equal to 1).
-  virtual void matmul(const Tensor& a, const Tensor& bm, const Tensor& out) = 0;
+  // a and bm may be transposed views (either of their last two strides equal to 1). BFloat16
+  // precision (float32 operands only) rounds a and bm to bfloat16 and accumulates in float32.
+  virtual void matmul(const Tensor& a, const Tensor& bm, const Tensor& out, Precision precision) = 0;
 
   // ---- convolution (floating dtypes; every tensor contiguous NCHW and non-empty) ----
   // The arguments are valid (autograd/conv.cpp checks them): P = (H + 2 pad - dil (R - 1) - 1) /

@@ -314,7 +314,7 @@ Tensor as_batch(const Tensor& t, int64_t batch) {
 }
 }  // namespace
 
-Tensor matmul(const Tensor& a, const Tensor& b) {
+Tensor matmul(const Tensor& a, const Tensor& b, Precision precision) {
   check_binary("matmul", a, b);
   if (!is_floating(a.dtype()))
     throw DTypeError("matmul: expected floating tensors, got " + describe(a));
@@ -333,7 +333,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   Tensor out = empty({batch, m, n}, options_of(a));
   if (out.numel() > 0) {
     if (k == 0) fill_(out, 0.0);
-    else backend_for(a.device()).matmul(as_batch(a, batch), as_batch(b, batch), out);
+    else backend_for(a.device()).matmul(as_batch(a, batch), as_batch(b, batch), out,
+                                                  a.dtype() == DType::Float32 ? precision : Precision::Float32);
   }
   if (a.dim() == 2 && b.dim() == 2) return view(out, {m, n});
   return out;

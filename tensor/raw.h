@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "tensor/backend.h"
+#include "tensor/precision.h"
 #include "tensor/tensor.h"
 
 namespace sepal::raw {
@@ -55,7 +56,8 @@ Tensor sum_to(const Tensor& x, const Shape& shape);
 
 // ---- linear algebra ----
 // [m, k] @ [k, n], or batched [B, m, k] @ [B, k, n]; a 2-D operand broadcasts over the batch.
-Tensor matmul(const Tensor& a, const Tensor& b);
+// BFloat16 precision applies to float32 operands (tensor/precision.h); float64 stays exact.
+Tensor matmul(const Tensor& a, const Tensor& b, Precision precision = Precision::Float32);
 
 // ---- checks shared by every op ----
 void check_same_device(const char* op, const Tensor& a, const Tensor& b);

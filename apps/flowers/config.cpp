@@ -32,7 +32,7 @@ void declare_train_flags(Args& a) {
   a.value("--resize", "PX", "valid preprocessing: Resize before CenterCrop (default image-size*256/224)");
   a.value("--workers", "N", "data-loading threads (0: load in the training thread)", "2");
   a.value("--device", "DEV", "auto | cpu | cuda | cuda:N", "auto");
-  declare_gpu_flags(a);
+  declare_compute_flags(a);
   a.value("--seed", "S", "seed of the weights' initialisation, the shuffling and the augmentation", "0");
   a.value("--out", "DIR", "where checkpoints, history.json and the report go", "runs/flowers");
   a.value("--resume", "CHECKPOINT", "resume training from this checkpoint");
@@ -108,7 +108,7 @@ TrainConfig read_train_config(const Args& a) {
                      std::to_string(c.image_size));
   c.workers = static_cast<int>(a.integer("--workers", 0, 256));
   c.device = a.text("--device");
-  c.gpu = read_gpu_flags(a);
+  c.compute = read_compute_flags(a);
   c.seed = static_cast<uint64_t>(a.integer("--seed", 0, INT64_MAX));
   c.out = a.text("--out");
   c.resume = a.text("--resume");

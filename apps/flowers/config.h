@@ -8,7 +8,7 @@
 
 #include "checkpoint/resume_policy.h"
 #include "cli.h"
-#include "gpu_flags.h"
+#include "compute_flags.h"
 
 namespace flowers {
 
@@ -34,7 +34,7 @@ struct TrainConfig {
   int64_t resize = 0;                // valid Resize before CenterCrop; 0 = image_size * 256 / 224
   int workers = 2;
   std::string device = "auto";
-  GpuFlags gpu;                      // --tf32, --cudnn-benchmark
+  ComputeFlags compute;                  // --precision, --tf32, --cudnn-benchmark
   uint64_t seed = 0;
   std::string out = "runs/flowers";
   std::string resume;                // checkpoint to resume from

@@ -9,7 +9,7 @@
 #include "data/idx.h"
 #include "data/image_folder.h"
 #include "data_setup.h"
-#include "gpu_flags.h"
+#include "compute_flags.h"
 #include "model_setup.h"
 #include "phases.h"
 
@@ -39,7 +39,7 @@ int evaluate_command(const std::vector<std::string>& argv) {
   a.value("--batch-size", "N", "images per batch", "32");
   a.value("--workers", "N", "data-loading threads", "2");
   a.value("--device", "DEV", "auto | cpu | cuda", "auto");
-  declare_gpu_flags(a);
+  declare_compute_flags(a);
   a.toggle("--skip-bad-images", "skip (and count) unreadable images instead of stopping");
   if (!a.parse(argv)) return 0;
   if (!a.given("--checkpoint")) throw UsageError("--checkpoint FILE is required");
@@ -53,7 +53,7 @@ int evaluate_command(const std::vector<std::string>& argv) {
                          " class folders are not the " + std::to_string(meta.classes.size()) +
                          " classes the checkpoint was trained on");
   const sepal::Device device = a.text("--device") == "auto" ? sepal::Device::best() : sepal::Device::parse(a.text("--device"));
-  apply_gpu_flags(read_gpu_flags(a), device);
+  apply_compute_flags(read_compute_flags(a), device);
   auto model = model_from_checkpoint(ckpt, path);
   model->to(device);
   data::DataLoaderOptions o;

@@ -12,7 +12,7 @@
 #include "data/image.h"
 #include "data/image_folder.h"
 #include "data_setup.h"
-#include "gpu_flags.h"
+#include "compute_flags.h"
 #include "io/json.h"
 #include "model_setup.h"
 
@@ -94,7 +94,7 @@ int predict_command(const std::vector<std::string>& argv) {
   a.value("--resize", "PX", "Resize (shorter side) before the crop", "256");
   a.value("--crop", "PX", "CenterCrop size", "224");
   a.value("--device", "DEV", "auto | cpu | cuda", "auto");
-  declare_gpu_flags(a);
+  declare_compute_flags(a);
   a.toggle("--json", "print [{\"image\": PATH, \"topk\": [{\"index\": I, \"name\": NAME, \"prob\": P}, ...]}, ...]");
   if (!a.parse(argv)) return 0;
   if (a.given("--checkpoint") == a.given("--weights")) throw UsageError("give exactly one of --checkpoint and --weights");
@@ -105,7 +105,7 @@ int predict_command(const std::vector<std::string>& argv) {
   const int64_t k = static_cast<int64_t>(m.names.size());
   const int64_t topk = std::min<int64_t>(a.integer("--topk", 1, 100000), k);
   const sepal::Device device = a.text("--device") == "auto" ? sepal::Device::best() : sepal::Device::parse(a.text("--device"));
-  apply_gpu_flags(read_gpu_flags(a), device);
+  apply_compute_flags(read_compute_flags(a), device);
   m.model->to(device);
   m.model->eval();
   data::ImagePipeline pipeline = valid_pipeline(crop, resize);

@@ -61,7 +61,7 @@ void set_up_run(TrainRun& run) {
   run.valid_tf = valid_pipeline(c.image_size, effective_resize(c, d.is_idx));
   run.num_classes = static_cast<int64_t>(d.classes.size());
   std::printf("data: %s\n", d.description.c_str());
-  std::printf("device: %s%s\n", run.device.str().c_str(), apply_gpu_flags(c.gpu, run.device).c_str());
+  std::printf("device: %s%s\n", run.device.str().c_str(), apply_compute_flags(c.compute, run.device).c_str());
 
   // the model, its starting weights and its trainable set
   run.model = build_model(c.arch, run.num_classes, c.seed);

@@ -1,8 +1,16 @@
 // blas.cpp: CPU matmul through OpenBLAS (cblas_sgemm / cblas_dgemm), batch by batch; operands may
-// be row-major or transposed views, passed to BLAS as transpose flags without a copy.
+// be row-major or transposed views, passed to BLAS as transpose flags without a copy. bfloat16
+// precision rounds both operands of a batch to bfloat16 values (tensor/kernels/bf16.h) in
+// contiguous float32 copies and multiplies those with cblas_sgemm: a bf16 x bf16 product is exact
+// in float32, so this is a bf16 GEMM with float32 accumulation (Debian's OpenBLAS is built without
+// cblas_sbgemm). It buys accuracy parity with autocast, not speed; in a ResNet the matmul is the
+// small head, and the convolutions run oneDNN's native bf16 kernels (conv_onednn.cpp).
 #include <cblas.h>
 
+#include <vector>
+
 #include "tensor/cpu/cpu_backend.h"
+#include "tensor/kernels/bf16.h"
 
 namespace sepal::cpu {
 
@@ -19,9 +27,30 @@ BlasMatrix blas_matrix(const Tensor& t) {
   return {CblasTrans, static_cast<int>(cs)};
 }
 
+// One batch of t ([rows, cols] at `base` with t's last two strides), rounded to bfloat16, row-major.
+void to_bf16_rows(const Tensor& t, const float* base, std::vector<float>& out) {
+  const int64_t rows = t.size(1), cols = t.size(2), rs = t.stride(1), cs = t.stride(2);
+  out.resize(static_cast<size_t>(rows * cols));
+#pragma omp parallel for if (rows * cols >= (1 << 16))
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) out[r * cols + c] = kernels::bf16_round(base[r * rs + c * cs]);
+}
+
+void matmul_bf16(const Tensor& a, const Tensor& b, const Tensor& out) {
+  const int64_t batch = a.size(0), m = a.size(1), k = a.size(2), n = b.size(2);
+  std::vector<float> abf, bbf;
+  for (int64_t i = 0; i < batch; ++i) {
+    to_bf16_rows(a, a.data_ptr<float>() + i * a.stride(0), abf);
+    to_bf16_rows(b, b.data_ptr<float>() + i * b.stride(0), bbf);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, abf.data(), k, bbf.data(), n, 0.0f,
+                 out.data_ptr<float>() + i * m * n, n);
+  }
+}
+
 }  // namespace
 
-void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& out) {
+void CpuBackend::matmul(const Tensor& a, const Tensor& b, const Tensor& out, Precision precision) {
+  if (precision == Precision::BFloat16 && a.dtype() == DType::Float32) return matmul_bf16(a, b, out);
   const int64_t batch = a.size(0), m = a.size(1), k = a.size(2), n = b.size(2);
   BlasMatrix ma = blas_matrix(a), mb = blas_matrix(b);
   dispatch_floating(a.dtype(), "matmul", [&]<typename T>() {

@@ -8,6 +8,12 @@
 // layouts oneDNN chooses (format_tag::any) are created once and cached. Scratchpads and
 // reordered copies come from the caching allocator on every call (scratchpad_mode::user), so
 // cached primitives can run concurrently from several threads.
+//
+// bfloat16 precision (Conv2dArgs::precision, set by autocast) asks oneDNN for bf16 inputs of every
+// pass (source and weights forward, output gradient and weights or source backward) and float32
+// outputs: the reorders from our float32 tensors round to bf16 on the way (oneDNN rounds to
+// nearest even, as tensor/kernels/bf16.h), and the primitive accumulates in float32. The reorder
+// into oneDNN's blocked layout happens in float32 too, so bf16 costs no extra pass.
 #include <dnnl.hpp>
 #include <omp.h>
 
@@ -67,7 +73,9 @@ struct Pass {
 // The geometry of one convolution in oneDNN's terms (dilation counts the gaps: ours minus 1).
 struct ConvDims {
   memory::dims src, weights, dst, strides, dilates, padding;
+  memory::data_type inputs = memory::data_type::f32;  // of every pass; outputs are float32
   ConvDims(const Tensor& image, const Tensor& weight, const Tensor& out, const Conv2dArgs& a) {
+    if (a.precision == Precision::BFloat16) inputs = memory::data_type::bf16;
     const int64_t G = a.groups, K = weight.size(0);
     src = {image.size(0), image.size(1), image.size(2), image.size(3)};
     dst = {out.size(0), K, out.size(2), out.size(3)};
@@ -82,7 +90,8 @@ struct ConvDims {
   memory::desc plain_weights() const {
     return {weights, memory::data_type::f32, weights.size() == 4 ? Tag::oihw : Tag::goihw};
   }
-  memory::desc any(const memory::dims& d) const { return {d, memory::data_type::f32, Tag::any}; }
+  memory::desc any_input(const memory::dims& d) const { return {d, inputs, Tag::any}; }
+  memory::desc any_output(const memory::dims& d) const { return {d, memory::data_type::f32, Tag::any}; }
 };
 
 dnnl::primitive_attr user_scratchpad() {
@@ -101,8 +110,8 @@ struct ConvPlan {
 
   explicit ConvPlan(const ConvDims& d) : dims(d) {
     dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                         d.any(d.src), d.any(d.weights), d.any(d.dst), d.strides, d.dilates,
-                                         d.padding, d.padding);
+                                         d.any_input(d.src), d.any_input(d.weights), d.any_output(d.dst), d.strides,
+                                         d.dilates, d.padding, d.padding);
     fwd_pd = dnnl::convolution_forward::primitive_desc(desc, user_scratchpad(), cpu_engine());
   }
 
@@ -124,16 +133,16 @@ struct ConvPlan {
               make_operand(DNNL_ARG_WEIGHTS, d.plain_weights(), fwd_pd.weights_desc(), false),
               make_operand(DNNL_ARG_DST, d.plain_dst(), fwd_pd.dst_desc(), true)};
     if (kind == BackwardData) {
-      dnnl::convolution_backward_data::desc desc(algo, d.any(d.src), d.any(d.weights), d.any(d.dst), d.strides,
-                                                 d.dilates, d.padding, d.padding);
+      dnnl::convolution_backward_data::desc desc(algo, d.any_output(d.src), d.any_input(d.weights),
+                                                 d.any_input(d.dst), d.strides, d.dilates, d.padding, d.padding);
       dnnl::convolution_backward_data::primitive_desc pd(desc, user_scratchpad(), e, fwd_pd);
       return {dnnl::convolution_backward_data(pd), pd.scratchpad_desc(),
               make_operand(DNNL_ARG_DIFF_DST, d.plain_dst(), pd.diff_dst_desc(), false),
               make_operand(DNNL_ARG_WEIGHTS, d.plain_weights(), pd.weights_desc(), false),
               make_operand(DNNL_ARG_DIFF_SRC, d.plain_src(), pd.diff_src_desc(), true)};
     }
-    dnnl::convolution_backward_weights::desc desc(algo, d.any(d.src), d.any(d.weights), d.any(d.dst), d.strides,
-                                                  d.dilates, d.padding, d.padding);
+    dnnl::convolution_backward_weights::desc desc(algo, d.any_input(d.src), d.any_output(d.weights),
+                                                  d.any_input(d.dst), d.strides, d.dilates, d.padding, d.padding);
     dnnl::convolution_backward_weights::primitive_desc pd(desc, user_scratchpad(), e, fwd_pd);
     return {dnnl::convolution_backward_weights(pd), pd.scratchpad_desc(),
             make_operand(DNNL_ARG_SRC, d.plain_src(), pd.src_desc(), false),
@@ -142,11 +151,11 @@ struct ConvPlan {
   }
 };
 
-// Plans by every size and argument and the thread count the plan was made for.
+// Plans by every size and argument, the precision and the thread count the plan was made for.
 ConvPlan& plan_for(const Tensor& image, const Tensor& weight, const Tensor& out, const Conv2dArgs& a) {
   static std::mutex mutex;
-  static ConvPlanCache<ConvPlan, 1> plans;
-  const auto key = conv_plan_key(image, weight, a, omp_get_max_threads());
+  static ConvPlanCache<ConvPlan, 2> plans;
+  const auto key = conv_plan_key(image, weight, a, a.precision, omp_get_max_threads());
   std::lock_guard<std::mutex> lock(mutex);
   std::unique_ptr<ConvPlan>& plan = plans[key];
   if (!plan) plan = std::make_unique<ConvPlan>(ConvDims(image, weight, out, a));

@@ -26,7 +26,7 @@ class CpuBackend final : public Backend {
   void compare(CompareOp op, const Tensor& a, const Tensor& b, const Tensor& out) override;
   void where(const Tensor& cond, const Tensor& a, const Tensor& b, const Tensor& out) override;
   void reduce_rows(ReduceOp op, const Tensor& in, const Tensor& out) override;
-  void matmul(const Tensor& a, const Tensor& b, const Tensor& out) override;
+  void matmul(const Tensor& a, const Tensor& b, const Tensor& out, Precision precision) override;
   // conv_onednn.cpp (float32 on oneDNN, float64 on conv_im2col.cpp)
   void conv2d_forward(const Tensor& input, const Tensor& weight, const Tensor& out, const Conv2dArgs& args) override;
   void conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Tensor& grad_input,

@@ -3,7 +3,9 @@
 // order, and a transposed view (stride(-2) == 1) is the matrix itself in column-major order.
 // One cublasXgemmStridedBatched call covers every batch, batch strides may be 0 (a broadcast
 // operand). The handle is the calling thread's (handles.h): math mode CUBLAS_DEFAULT_MATH (no
-// TF32, so float32 matches the CPU) unless sepal::cuda::set_allow_tf32(true).
+// TF32, so float32 matches the CPU) unless sepal::cuda::set_allow_tf32(true). bfloat16 precision
+// (autocast) stages both operands as bfloat16 with their strides (bf16.cuh) and runs
+// cublasGemmStridedBatchedEx with a float32 output and CUBLAS_COMPUTE_32F accumulation.
 #include <cublas_v2.h>
 
 #include <algorithm>
@@ -11,6 +13,7 @@
 #include <string>
 #include <type_traits>
 
+#include "tensor/cuda/bf16.cuh"
 #include "tensor/cuda/check.h"
 #include "tensor/cuda/cuda_backend.h"
 #include "tensor/cuda/device_guard.h"
@@ -49,7 +52,7 @@ int to_int(int64_t v, const char* what) {
 
 }  // namespace
 
-void CudaBackend::matmul(const Tensor& a, const Tensor& bm, const Tensor& out) {
+void CudaBackend::matmul(const Tensor& a, const Tensor& bm, const Tensor& out, Precision precision) {
   DeviceGuard guard(index_);
   if (a.dim() != 3 || bm.dim() != 3 || out.dim() != 3 || !out.is_contiguous())
     throw Error("matmul: cuda backend expects 3-D operands and a contiguous output, got " +
@@ -62,6 +65,18 @@ void CudaBackend::matmul(const Tensor& a, const Tensor& bm, const Tensor& out) {
   const int count = to_int(batch, "batch");
   const long long stride_a = a.stride(0), stride_b = bm.stride(0), stride_c = m * n;
   cublasHandle_t handle = cublas_handle(index_);
+  if (precision == Precision::BFloat16 && a.dtype() == DType::Float32) {
+    const int64_t span_a = storage_span(a), span_b = storage_span(bm);
+    Bf16Buffer a16(*this, span_a), b16(*this, span_b);
+    round_to_bf16(a.data_ptr<float>(), a16.data(), span_a);
+    round_to_bf16(bm.data_ptr<float>(), b16.data(), span_b);
+    const float alpha = 1.0f, beta = 0.0f;
+    SEPAL_CUBLAS_CHECK(cublasGemmStridedBatchedEx(handle, gb.op, ga.op, in, im, ik, &alpha, b16.data(), CUDA_R_16BF,
+                                                  ldb, stride_b, a16.data(), CUDA_R_16BF, lda, stride_a, &beta,
+                                                  out.data_ptr<float>(), CUDA_R_32F, in, stride_c, count,
+                                                  CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    return;
+  }
   dispatch_floating(a.dtype(), "matmul", [&]<typename T>() {
     const T alpha = 1, beta = 0;
     const T* pa = a.data_ptr<T>();

@@ -14,7 +14,11 @@
 //
 // Precision: float32 without TF32 (the default) sets CUDNN_FMA_MATH on every descriptor and skips
 // tensor-op algorithms, so float32 results match the CPU (PyTorch does the same when TF32 is
-// disallowed); with set_allow_tf32(true) cuDNN's own math type per algorithm is used.
+// disallowed); with set_allow_tf32(true) cuDNN's own math type per algorithm is used. bfloat16
+// precision (autocast) runs each pass on bfloat16 copies (bf16.cuh: the inputs rounded, the
+// bfloat16 output widened into the float32 tensor) with float32 compute, tensor cores allowed, as
+// cuDNN's BFLOAT16 configuration requires x, w and y in one type: unlike the CPU, the output is
+// rounded to bfloat16 too (as torch.autocast's bf16 outputs are).
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -27,6 +31,7 @@
 #include <vector>
 
 #include "tensor/conv_key.h"
+#include "tensor/cuda/bf16.cuh"
 #include "tensor/cuda/check.h"
 #include "tensor/cuda/conv_algos.h"
 #include "tensor/cuda/cuda_backend.h"
@@ -66,8 +71,9 @@ int to_int(int64_t v) {
   return static_cast<int>(v);
 }
 
-cudnnDataType_t cudnn_type(DType t) {
-  if (t == DType::Float32) return CUDNN_DATA_FLOAT;
+// The data type of a convolution's tensors: bfloat16 under bf16 autocast, else the dtype's.
+cudnnDataType_t cudnn_type(DType t, Precision precision) {
+  if (t == DType::Float32) return precision == Precision::BFloat16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
   if (t == DType::Float64) return CUDNN_DATA_DOUBLE;
   throw DTypeError(std::string("conv2d: cuDNN takes float32 or float64, got ") + dtype_name(t));
 }
@@ -109,7 +115,8 @@ class ConvPlan {
  public:
   ConvPlan(const Tensor& image, const Tensor& weight, const Tensor& out, const Conv2dArgs& a, AlgoPolicy policy,
            bool benchmark)
-      : dtype_(cudnn_type(image.dtype())), args_(a), policy_(policy), benchmark_(benchmark),
+      : dtype_(cudnn_type(image.dtype(), a.precision)),
+        compute_(dtype_ == CUDNN_DATA_BFLOAT16 ? CUDNN_DATA_FLOAT : dtype_), args_(a), policy_(policy), benchmark_(benchmark),
         shapes_("input " + shape_str(image.shape()) + ", weight " + shape_str(weight.shape()) + ", output " +
                 shape_str(out.shape())) {
     SEPAL_CUDNN_CHECK(cudnnSetTensor4dDescriptor(x_.get(), CUDNN_TENSOR_NCHW, dtype_, to_int(image.size(0)),
@@ -136,7 +143,7 @@ class ConvPlan {
   void describe(const ConvDesc& conv, ConvMath math) const {
     SEPAL_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(
         conv.get(), to_int(args_.padding[0]), to_int(args_.padding[1]), to_int(args_.stride[0]),
-        to_int(args_.stride[1]), to_int(args_.dilation[0]), to_int(args_.dilation[1]), CUDNN_CROSS_CORRELATION, dtype_));
+        to_int(args_.stride[1]), to_int(args_.dilation[0]), to_int(args_.dilation[1]), CUDNN_CROSS_CORRELATION, compute_));
     SEPAL_CUDNN_CHECK(cudnnSetConvolutionGroupCount(conv.get(), to_int(args_.groups)));
     SEPAL_CUDNN_CHECK(cudnnSetConvolutionMathType(conv.get(), static_cast<cudnnMathType_t>(math)));
   }
@@ -233,7 +240,7 @@ class ConvPlan {
     }
   }
 
-  cudnnDataType_t dtype_;
+  cudnnDataType_t dtype_, compute_;  // of the tensors, and of the arithmetic
   Conv2dArgs args_;
   AlgoPolicy policy_;
   bool benchmark_;
@@ -244,15 +251,16 @@ class ConvPlan {
   PassPlan passes_[3];
 };
 
-// Plans by every size and argument, the device, the dtype and the two switches.
+// Plans by every size and argument, the device, the dtype, the precision and the two switches.
 ConvPlan& plan_for(int device, const Tensor& image, const Tensor& weight, const Tensor& out, const Conv2dArgs& a) {
   static std::mutex mutex;
-  static auto* plans = new ConvPlanCache<ConvPlan, 4>();  // never freed, like the backends: descriptors
+  static auto* plans = new ConvPlanCache<ConvPlan, 5>();  // never freed, like the backends: descriptors
   // must not be destroyed after cuDNN has unloaded at exit
-  const AlgoPolicy policy{image.dtype() == DType::Float32, allow_tf32()};
+  const bool bf16 = a.precision == Precision::BFloat16;  // rounds anyway: tensor-op algorithms are fine
+  const AlgoPolicy policy{image.dtype() == DType::Float32, allow_tf32() || bf16};
   const bool benchmark = cudnn_benchmark();
-  const auto key = conv_plan_key(image, weight, a, device, static_cast<int64_t>(image.dtype()), policy.allow_tf32,
-                                 benchmark);
+  const auto key = conv_plan_key(image, weight, a, device, static_cast<int64_t>(image.dtype()), a.precision,
+                                 policy.allow_tf32, benchmark);
   std::lock_guard<std::mutex> lock(mutex);
   std::unique_ptr<ConvPlan>& plan = (*plans)[key];
   if (!plan) plan = std::make_unique<ConvPlan>(image, weight, out, a, policy, benchmark);
@@ -267,8 +275,8 @@ struct Scaling {
   const void* zero(DType t) const { return t == DType::Float64 ? static_cast<const void*>(&d0) : &f0; }
 };
 
-// Runs `pass` with the first ranked algorithm that works. launch(algo, conv, workspace, bytes)
-// enqueues the cuDNN call and returns its status. A workspace is returned to the cache right after
+// Runs `pass` with the first ranked algorithm that works. launch(handle, plan, algo, conv,
+// workspace, bytes, buffers) enqueues the cuDNN call on `buf` and returns its status. A workspace is returned to the cache right after
 // the launch: the kernels run in order on compute_stream(), so only later work reuses it.
 template <typename Launch>
 void run_pass(CudaBackend& backend, int device, Pass pass, const Tensor& image, const Tensor& weight,
@@ -281,7 +289,7 @@ void run_pass(CudaBackend& backend, int device, Pass pass, const Tensor& image, 
     const size_t i = static_cast<size_t>(&c - p.ranked.data());
     void* ws = nullptr;
     if (c.workspace > 0 && !(ws = backend.try_allocate(c.workspace))) return Attempt::NoWorkspace;
-    const cudnnStatus_t st = launch(handle, plan, c.algo, p.descs[i]->get(), ws, c.workspace);
+    const cudnnStatus_t st = launch(handle, plan, c.algo, p.descs[i]->get(), ws, c.workspace, buf);
     if (ws) backend.deallocate(ws, c.workspace);
     if (st == CUDNN_STATUS_SUCCESS) return Attempt::Ran;
     if (cudnn_status_tries_next(static_cast<int>(st))) return Attempt::Unsupported;
@@ -292,6 +300,25 @@ void run_pass(CudaBackend& backend, int device, Pass pass, const Tensor& image, 
   p.first.store(ran);
 }
 
+// run_pass in the call's precision. bfloat16: the pass's two inputs are rounded into bfloat16
+// copies of x, w and y, the pass writes the bfloat16 copy of its output, which is then widened into
+// the float32 tensor.
+template <typename Launch>
+void run_pass_in_precision(CudaBackend& backend, int device, Pass pass, const Tensor& image, const Tensor& weight,
+                           const Tensor& out, const Conv2dArgs& args, const Buffers& buf, Launch launch) {
+  if (args.precision != Precision::BFloat16 || image.dtype() != DType::Float32)
+    return run_pass(backend, device, pass, image, weight, out, args, buf, launch);
+  const int64_t counts[3] = {image.numel(), weight.numel(), out.numel()};
+  void* const f32[3] = {buf.x, buf.w, buf.y};
+  const int written = pass == Forward ? 2 : pass == BackwardData ? 0 : 1;
+  Bf16Buffer x(backend, counts[0]), w(backend, counts[1]), y(backend, counts[2]);
+  uint16_t* const b16[3] = {x.data(), w.data(), y.data()};
+  for (int i = 0; i < 3; ++i)
+    if (i != written) round_to_bf16(static_cast<const float*>(f32[i]), b16[i], counts[i]);
+  run_pass(backend, device, pass, image, weight, out, args, Buffers{b16[0], b16[1], b16[2]}, launch);
+  widen_bf16(b16[written], static_cast<float*>(f32[written]), counts[written]);
+}
+
 }  // namespace
 
 void CudaBackend::conv2d_forward(const Tensor& input, const Tensor& weight, const Tensor& out, const Conv2dArgs& args) {
@@ -299,12 +326,12 @@ void CudaBackend::conv2d_forward(const Tensor& input, const Tensor& weight, cons
   const Scaling s;
   const DType t = input.dtype();
   const Buffers buf{input.raw_data(), weight.raw_data(), out.raw_data()};
-  run_pass(*this, index_, Forward, input, weight, out, args, buf,
+  run_pass_in_precision(*this, index_, Forward, input, weight, out, args, buf,
            [&](cudnnHandle_t h, const ConvPlan& plan, int algo, cudnnConvolutionDescriptor_t conv, void* ws,
-               size_t bytes) {
-             return cudnnConvolutionForward(h, s.one(t), plan.x(), buf.x, plan.w(), buf.w, conv,
+               size_t bytes, const Buffers& b) {
+             return cudnnConvolutionForward(h, s.one(t), plan.x(), b.x, plan.w(), b.w, conv,
                                             static_cast<cudnnConvolutionFwdAlgo_t>(algo), ws, bytes, s.zero(t),
-                                            plan.y(), buf.y);
+                                            plan.y(), b.y);
            });
 }
 
@@ -314,12 +341,12 @@ void CudaBackend::conv2d_backward_input(const Tensor& grad_out, const Tensor& we
   const Scaling s;
   const DType t = grad_out.dtype();
   const Buffers buf{grad_input.raw_data(), weight.raw_data(), grad_out.raw_data()};
-  run_pass(*this, index_, BackwardData, grad_input, weight, grad_out, args, buf,
+  run_pass_in_precision(*this, index_, BackwardData, grad_input, weight, grad_out, args, buf,
            [&](cudnnHandle_t h, const ConvPlan& plan, int algo, cudnnConvolutionDescriptor_t conv, void* ws,
-               size_t bytes) {
-             return cudnnConvolutionBackwardData(h, s.one(t), plan.w(), buf.w, plan.y(), buf.y, conv,
+               size_t bytes, const Buffers& b) {
+             return cudnnConvolutionBackwardData(h, s.one(t), plan.w(), b.w, plan.y(), b.y, conv,
                                                  static_cast<cudnnConvolutionBwdDataAlgo_t>(algo), ws, bytes,
-                                                 s.zero(t), plan.x(), buf.x);
+                                                 s.zero(t), plan.x(), b.x);
            });
 }
 
@@ -329,12 +356,12 @@ void CudaBackend::conv2d_backward_weight(const Tensor& grad_out, const Tensor& i
   const Scaling s;
   const DType t = grad_out.dtype();
   const Buffers buf{input.raw_data(), grad_weight.raw_data(), grad_out.raw_data()};
-  run_pass(*this, index_, BackwardFilter, input, grad_weight, grad_out, args, buf,
+  run_pass_in_precision(*this, index_, BackwardFilter, input, grad_weight, grad_out, args, buf,
            [&](cudnnHandle_t h, const ConvPlan& plan, int algo, cudnnConvolutionDescriptor_t conv, void* ws,
-               size_t bytes) {
-             return cudnnConvolutionBackwardFilter(h, s.one(t), plan.x(), buf.x, plan.y(), buf.y, conv,
+               size_t bytes, const Buffers& b) {
+             return cudnnConvolutionBackwardFilter(h, s.one(t), plan.x(), b.x, plan.y(), b.y, conv,
                                                    static_cast<cudnnConvolutionBwdFilterAlgo_t>(algo), ws, bytes,
-                                                   s.zero(t), plan.w(), buf.w);
+                                                   s.zero(t), plan.w(), b.w);
            });
 }
 

@@ -59,7 +59,7 @@ class CudaBackend final : public Backend {
   void reduce_rows(ReduceOp op, const Tensor& in, const Tensor& out) override;
 
   // ---- linear algebra (blas.cu) ----
-  void matmul(const Tensor& a, const Tensor& bm, const Tensor& out) override;
+  void matmul(const Tensor& a, const Tensor& bm, const Tensor& out, Precision precision) override;
 
   // ---- convolution (conv.cu: cuDNN, or a CudaError in a build without it) ----
   void conv2d_forward(const Tensor& input, const Tensor& weight, const Tensor& out, const Conv2dArgs& args) override;

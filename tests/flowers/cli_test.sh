@@ -52,7 +52,7 @@ run missing_data 1 "$flowers" train --data "$work/nowhere" --device cpu && expec
 one_line_error missing_data "$flowers" train --data "$work/nowhere" --device cpu
 run unknown_command 2 "$flowers" fly
 run version 0 "$flowers" version && expect version "^flowers \(sepal [0-9]" && expect version "CUDA"
-for flag in --tf32 --cudnn-benchmark; do
+for flag in --precision --tf32 --cudnn-benchmark; do
   grep -q -- "$flag" "$work/train_help.out" || fail "train --help does not document $flag"
 done
 
@@ -64,6 +64,10 @@ done
 expect train "^ +2 "
 run tf32_cpu 0 "$flowers" train $small --epochs 1 --out "$work/tf32" --tf32 --cudnn-benchmark --dry-run &&
   expect tf32_cpu "device: cpu \(TF32 on, cuDNN benchmark on: no effect on the CPU\)"
+run bf16 0 "$flowers" train $small --epochs 1 --out "$work/bf16" --precision bf16 &&
+  expect bf16 "device: cpu \(bf16 autocast\)" && expect bf16 "^ +1 "
+[ -s "$work/bf16/best.sepal" ] || fail "train --precision bf16: no checkpoint"
+run bad_precision 2 "$flowers" train $small --precision fp16 && expect bad_precision "expected one of fp32, bf16, got 'fp16'"
 python3 - "$work/run1/history.json" <<'PY' || fail "history.json"
 import json, sys
 h = json.load(open(sys.argv[1]))
