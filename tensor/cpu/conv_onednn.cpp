@@ -9,11 +9,13 @@
 // reordered copies come from the caching allocator on every call (scratchpad_mode::user), so
 // cached primitives can run concurrently from several threads.
 //
-// bfloat16 precision (Conv2dArgs::precision, set by autocast) asks oneDNN for bf16 inputs of every
-// pass (source and weights forward, output gradient and weights or source backward) and float32
-// outputs: the reorders from our float32 tensors round to bf16 on the way (oneDNN rounds to
-// nearest even, as tensor/kernels/bf16.h), and the primitive accumulates in float32. The reorder
-// into oneDNN's blocked layout happens in float32 too, so bf16 costs no extra pass.
+// bfloat16 precision (Conv2dArgs::precision, set by autocast) runs one of two ways
+// (tensor/cpu_settings.h). Native asks oneDNN for bf16 inputs of every pass (source and weights
+// forward, output gradient and weights or source backward) and float32 outputs: the reorders from
+// our float32 tensors round to bf16 on the way (to nearest even, as tensor/kernels/bf16.h), and
+// the primitive accumulates in float32. Emulated runs the float32 primitives on inputs rounded to
+// bf16 values in the reordered copies (one more pass over them): the same products, as a bf16 x
+// bf16 product is exact in float32.
 #include <dnnl.hpp>
 #include <omp.h>
 
@@ -25,6 +27,8 @@
 #include "tensor/conv_key.h"
 #include "tensor/cpu/conv.h"
 #include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu_settings.h"
+#include "tensor/kernels/bf16.h"
 
 namespace sepal::cpu {
 
@@ -68,14 +72,20 @@ struct Pass {
   dnnl::primitive primitive;
   memory::desc scratchpad;
   Operand in0, in1, out;
+  bool round_inputs = false;  // emulated bf16 (see the top of this file)
 };
 
 // The geometry of one convolution in oneDNN's terms (dilation counts the gaps: ours minus 1).
 struct ConvDims {
   memory::dims src, weights, dst, strides, dilates, padding;
   memory::data_type inputs = memory::data_type::f32;  // of every pass; outputs are float32
-  ConvDims(const Tensor& image, const Tensor& weight, const Tensor& out, const Conv2dArgs& a) {
-    if (a.precision == Precision::BFloat16) inputs = memory::data_type::bf16;
+  bool round_inputs = false;                           // emulated bf16: float32 inputs rounded to bf16
+  ConvDims(const Tensor& image, const Tensor& weight, const Tensor& out, const Conv2dArgs& a,
+           cpu::Bf16Kernels bf16) {
+    if (a.precision == Precision::BFloat16) {
+      if (bf16 == cpu::Bf16Kernels::Native) inputs = memory::data_type::bf16;
+      else round_inputs = true;
+    }
     const int64_t G = a.groups, K = weight.size(0);
     src = {image.size(0), image.size(1), image.size(2), image.size(3)};
     dst = {out.size(0), K, out.size(2), out.size(3)};
@@ -124,6 +134,12 @@ struct ConvPlan {
 
  private:
   Pass build(Kind kind) const {
+    Pass p = build_primitive(kind);
+    p.round_inputs = dims.round_inputs;
+    return p;
+  }
+
+  Pass build_primitive(Kind kind) const {
     const ConvDims& d = dims;
     const dnnl::engine& e = cpu_engine();
     const auto algo = dnnl::algorithm::convolution_direct;
@@ -151,19 +167,28 @@ struct ConvPlan {
   }
 };
 
-// Plans by every size and argument, the precision and the thread count the plan was made for.
+// Plans by every size and argument, the precision (with the bf16 kernel choice) and the thread
+// count the plan was made for.
 ConvPlan& plan_for(const Tensor& image, const Tensor& weight, const Tensor& out, const Conv2dArgs& a) {
   static std::mutex mutex;
-  static ConvPlanCache<ConvPlan, 2> plans;
-  const auto key = conv_plan_key(image, weight, a, a.precision, omp_get_max_threads());
+  static ConvPlanCache<ConvPlan, 3> plans;
+  const cpu::Bf16Kernels bf16 = cpu::effective_bf16_kernels();
+  const auto key = conv_plan_key(image, weight, a, a.precision, bf16, omp_get_max_threads());
   std::lock_guard<std::mutex> lock(mutex);
   std::unique_ptr<ConvPlan>& plan = plans[key];
-  if (!plan) plan = std::make_unique<ConvPlan>(ConvDims(image, weight, out, a));
+  if (!plan) plan = std::make_unique<ConvPlan>(ConvDims(image, weight, out, a, bf16));
   return *plan;
 }
 
+// out[i] = in[i] rounded to the nearest bfloat16 value (in == out allowed).
+void round_to_bf16_values(const float* in, float* out, size_t count) {
+  const int64_t n = static_cast<int64_t>(count);
+#pragma omp parallel for simd if (n >= (int64_t(1) << 16))
+  for (int64_t i = 0; i < n; ++i) out[i] = kernels::bf16_round(in[i]);
+}
+
 // Runs one pass on our plain buffers: reorders the inputs into the chosen layouts where they
-// differ, runs the primitive, and reorders the output back.
+// differ (and rounds them for emulated bf16), runs the primitive, and reorders the output back.
 void run(const Pass& p, const void* in0, const void* in1, void* out) {
   const dnnl::engine& e = cpu_engine();
   dnnl::stream& s = cpu_stream();
@@ -174,9 +199,14 @@ void run(const Pass& p, const void* in0, const void* in1, void* out) {
   };
   auto input = [&](const Operand& o, const void* ptr) {
     memory user(o.plain, e, const_cast<void*>(ptr));
-    if (o.direct()) return user;
+    if (o.direct() && !p.round_inputs) return user;
     memory chosen = buffer(o.chosen);
-    o.reorder.execute(s, user, chosen);
+    if (!o.direct()) o.reorder.execute(s, user, chosen);
+    if (p.round_inputs) {
+      s.wait();
+      const float* from = static_cast<const float*>(o.direct() ? ptr : chosen.get_data_handle());
+      round_to_bf16_values(from, static_cast<float*>(chosen.get_data_handle()), o.chosen.get_size() / sizeof(float));
+    }
     return chosen;
   };
   std::unordered_map<int, memory> args{{p.in0.arg, input(p.in0, in0)}, {p.in1.arg, input(p.in1, in1)}};

@@ -11,11 +11,13 @@
 #include <cstdio>
 #include <limits>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "autograd/autocast.h"
 #include "cuda/cuda_test_util.h"
 #include "sepal.h"
+#include "tensor/cpu_settings.h"
 #include "tensor/kernels/bf16.h"
 
 namespace sepal::testing {
@@ -100,10 +102,16 @@ struct ConvCase {
   Conv2dOptions options;
 };
 
-class AutocastConv : public ::testing::TestWithParam<ConvCase> {};
+// Every geometry with both CPU kernel choices (tensor/cpu_settings.h): oneDNN's bf16 primitives and
+// float32 primitives on rounded operands.
+class AutocastConv : public ::testing::TestWithParam<std::tuple<ConvCase, cpu::Bf16Kernels>> {
+ protected:
+  void SetUp() override { cpu::set_bf16_kernels(std::get<1>(GetParam())); }
+  void TearDown() override { cpu::set_bf16_kernels(cpu::Bf16Kernels::Auto); }
+};
 
 TEST_P(AutocastConv, MatchesFloat64OnRoundedOperandsForwardAndBackward) {
-  const ConvCase& c = GetParam();
+  const ConvCase& c = std::get<0>(GetParam());
   Generator gen(11);
   Tensor x = randn(c.x, {}, &gen), w = randn(c.w, {}, &gen);
   x.requires_grad_();
@@ -133,11 +141,13 @@ TEST_P(AutocastConv, MatchesFloat64OnRoundedOperandsForwardAndBackward) {
   expect_bf16_result(w64.grad(), w.grad(), wp.grad());
 }
 
-INSTANTIATE_TEST_SUITE_P(Geometries, AutocastConv,
-                         ::testing::Values(ConvCase{{2, 16, 12, 12}, {32, 16, 3, 3}, {{1, 1}, {1, 1}}},
-                                           ConvCase{{2, 3, 32, 32}, {64, 3, 7, 7}, {{2, 2}, {3, 3}}},
-                                           ConvCase{{4, 64, 8, 8}, {128, 64, 1, 1}, {{2, 2}, {0, 0}}},
-                                           ConvCase{{1, 8, 9, 9}, {8, 2, 3, 3}, {{1, 1}, {1, 1}, {1, 1}, 4}}));
+INSTANTIATE_TEST_SUITE_P(
+    Geometries, AutocastConv,
+    ::testing::Combine(::testing::Values(ConvCase{{2, 16, 12, 12}, {32, 16, 3, 3}, {{1, 1}, {1, 1}}},
+                                         ConvCase{{2, 3, 32, 32}, {64, 3, 7, 7}, {{2, 2}, {3, 3}}},
+                                         ConvCase{{4, 64, 8, 8}, {128, 64, 1, 1}, {{2, 2}, {0, 0}}},
+                                         ConvCase{{1, 8, 9, 9}, {8, 2, 3, 3}, {{1, 1}, {1, 1}, {1, 1}, 4}}),
+                       ::testing::Values(cpu::Bf16Kernels::Native, cpu::Bf16Kernels::Emulated)));
 
 TEST(Autocast, LinearAndMatmulMatchFloat64OnRoundedOperands) {
   Generator gen(5);
