@@ -2,6 +2,7 @@
 // window math (bounds, padding, NaN rule, adaptive windows) is shared with CUDA through
 // tensor/kernels/norm_pool.h; max-pool backward scatters into its plane, which no other thread
 // touches, so it needs no atomics.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -24,91 +25,131 @@ void for_each_plane(int64_t planes, int64_t work_per_plane, F f) {
   for (int64_t plane = 0; plane < planes; ++plane) f(plane);
 }
 
-}  // namespace
+// Max-pool forward plan: the window taps of every output row and column, computed once per call,
+// and the shape of the row buffer the kernel reads from.
+struct MaxPoolPlan {
+  kernels::MaxPoolGeometry g;
+  std::vector<kernels::Taps> th;      // taps of output row p
+  std::vector<int64_t> first_col;     // first input column of output column q's window, for the Q
+                                      // columns rounded up to whole blocks
+  std::vector<int64_t> empty_cols;    // columns whose window has no input column (rare: dilation)
+  int64_t phase_width;                // length of one phase of a buffered row (see max_pool_plane)
+};
 
-// One output row p of one plane: cells [q_lo, q_hi) have every column tap inside the input
-// (interior), the rest go through the shared scalar window. The interior is computed tap by tap
-// in the scalar window's order (rows, then columns) for a whole row of cells at once, so the
-// select (value > best, or NaN) vectorises instead of branching on random data; the result is the
-// same, first maximum and last NaN included.
-template <typename T>
-void max_pool_row(const T* src, const kernels::MaxPoolGeometry& g, const kernels::Taps& th,
-                  const std::vector<kernels::Taps>& tw, int64_t q_lo, int64_t q_hi, T* y, int64_t* idx,
-                  std::vector<T>& best, std::vector<int64_t>& at) {
-  const int64_t W = g.W, s = g.stride[1], d = g.dilation[1], pad = g.padding[1], kw = g.kernel[1];
-  for (int64_t q = 0; q < g.Q; ++q)
-    if (q < q_lo || q >= q_hi) {
-      const kernels::MaxCell<T> m = kernels::max_pool_window(src, W, th, tw[q]);
-      y[q] = m.value;
-      idx[q] = m.index;
-    }
-  if (q_lo >= q_hi) return;
-  const int64_t n = q_hi - q_lo;
-  T* b = best.data();
-  int64_t* a = at.data();
-  const int64_t first_row = th.first < th.end ? th.first : 0;
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) {
-    b[i] = -static_cast<T>(INFINITY);
-    a[i] = first_row * W + (q_lo + i) * s - pad;
+constexpr int64_t kMaxPoolBlock = 16;  // output cells computed together, in registers
+
+MaxPoolPlan max_pool_plan(const PlaneLayout& L, const Pool2dArgs& args) {
+  MaxPoolPlan plan;
+  plan.g = kernels::max_pool_geometry(L.H, L.W, L.P, L.Q, args);
+  const kernels::MaxPoolGeometry& g = plan.g;
+  const int64_t blocks = (L.Q + kMaxPoolBlock - 1) / kMaxPoolBlock;
+  for (int64_t p = 0; p < L.P; ++p)
+    plan.th.push_back(kernels::max_pool_taps(p, L.H, g.kernel[0], g.stride[0], g.padding[0], g.dilation[0]));
+  for (int64_t q = 0; q < blocks * kMaxPoolBlock; ++q) {
+    const kernels::Taps t = kernels::max_pool_taps(std::min(q, L.Q - 1), L.W, g.kernel[1], g.stride[1],
+                                                   g.padding[1], g.dilation[1]);
+    if (q < L.Q && t.first >= t.end) plan.empty_cols.push_back(q);
+    plan.first_col.push_back(t.first);
   }
-  for (int64_t h = th.first; h < th.end; h += th.step) {
-    const T* row = src + h * W;
-    for (int64_t j = 0; j < kw; ++j) {
-      const int64_t col0 = q_lo * s - pad + j * d;  // the column of tap j for cell q_lo
-      const T* v0 = row + col0;
-      const int64_t pos0 = h * W + col0;
+  // A buffered row spans the left padding, the input row and whatever the last block reads past it.
+  const int64_t last = (blocks * kMaxPoolBlock - 1) * g.stride[1] + (g.kernel[1] - 1) * g.dilation[1];
+  const int64_t width = std::max(g.padding[1] + L.W, last + 1);
+  plan.phase_width = (width + g.stride[1] - 1) / g.stride[1];
+  return plan;
+}
+
+// One plane of max pooling. Each input row is copied, when the first output row needs it, into
+// `buffer` with the left padding in front and -inf in the padding on both sides, so windows read
+// without bounds checks; -inf never wins (a take needs v > best or NaN) and the index starts at
+// the window's first real position, as in the scalar window (kernels::max_pool_window). The copy
+// is split into s phases by column modulo the stride s (buffered column c at phase c % s, offset
+// c / s), so the cells of a block read each tap from consecutive addresses: stride 2 costs no
+// gathers. Blocks of kMaxPoolBlock cells go through the taps in the scalar window's order (rows,
+// then columns), maxima and positions in registers: same values, same first maximum, same last
+// NaN. S is the column stride when fixed at compile time (0: g.stride[1]); Index is int32_t when
+// every position fits.
+template <typename T, int S, typename Index>
+void max_pool_plane(const T* src, const MaxPoolPlan& plan, T* buffer, T* y, int64_t* idx) {
+  const kernels::MaxPoolGeometry& g = plan.g;
+  const int64_t W = g.W, Q = g.Q, pad = g.padding[1];
+  const int64_t s = S ? S : g.stride[1], d = g.dilation[1], kw = g.kernel[1];
+  const int64_t Lp = plan.phase_width, row_stride = s * Lp;
+  int64_t copied = 0;  // input rows already in the buffer
+  for (int64_t p = 0; p < g.P; ++p, y += Q, idx += Q) {
+    const kernels::Taps& th = plan.th[p];
+    if (th.first >= th.end) {  // a window of padding rows only
+      for (int64_t q = 0; q < Q; ++q) y[q] = -static_cast<T>(INFINITY), idx[q] = -1;
+      continue;
+    }
+    for (const int64_t last_row = th.end - th.step; copied <= last_row; ++copied) {
+      const T* in = src + copied * W;
+      T* row = buffer + copied * row_stride;
+      for (int64_t r = 0; r < s; ++r) {  // input columns w = w0, w0 + s, ... land in phase r
+        const int64_t w0 = ((r - pad) % s + s) % s;
+        T* out = row + r * Lp + (w0 + pad) / s;
+        const int64_t n = w0 < W ? (W - w0 + s - 1) / s : 0;
 #pragma omp simd
-      for (int64_t i = 0; i < n; ++i) {
-        const T v = v0[i * s];
-        const bool take = v > b[i] || v != v;
-        b[i] = take ? v : b[i];
-        a[i] = take ? pos0 + i * s : a[i];
+        for (int64_t k = 0; k < n; ++k) out[k] = in[w0 + k * s];
       }
     }
-  }
-  if (th.first >= th.end)  // a window of padding rows only
-    for (int64_t i = 0; i < n; ++i) a[i] = -1;
-  for (int64_t i = 0; i < n; ++i) {
-    y[q_lo + i] = b[i];
-    idx[q_lo + i] = a[i];
+    for (int64_t q0 = 0; q0 < Q; q0 += kMaxPoolBlock) {
+      T best[kMaxPoolBlock];
+      Index at[kMaxPoolBlock];
+      const int64_t* first_col = plan.first_col.data() + q0;
+#pragma omp simd
+      for (int64_t i = 0; i < kMaxPoolBlock; ++i) {
+        best[i] = -static_cast<T>(INFINITY);
+        at[i] = static_cast<Index>(th.first * W + first_col[i]);
+      }
+      for (int64_t h = th.first; h < th.end; h += th.step) {
+        const T* row = buffer + h * row_stride + q0;
+        const Index row_pos = static_cast<Index>(h * W + q0 * s - pad);
+        for (int64_t j = 0; j < kw; ++j) {
+          const T* v0 = row + (j * d) % s * Lp + (j * d) / s;  // tap j of cell q0
+          const Index pos0 = row_pos + static_cast<Index>(j * d);
+#pragma omp simd
+          for (int64_t i = 0; i < kMaxPoolBlock; ++i) {
+            const T v = v0[i];
+            const bool take = (v > best[i]) | (v != v);
+            best[i] = take ? v : best[i];
+            at[i] = take ? pos0 + static_cast<Index>(i * s) : at[i];
+          }
+        }
+      }
+      const int64_t n = std::min(kMaxPoolBlock, Q - q0);
+      for (int64_t i = 0; i < n; ++i) {
+        y[q0 + i] = best[i];
+        idx[q0 + i] = at[i];
+      }
+    }
+    for (int64_t q : plan.empty_cols) y[q] = -static_cast<T>(INFINITY), idx[q] = -1;
   }
 }
+
+}  // namespace
 
 void CpuBackend::max_pool2d_forward(const Tensor& input, const Tensor& out, const Tensor& indices,
                                     const Pool2dArgs& args) {
   dispatch_floating(input.dtype(), "max_pool2d", [&]<typename T>() {
     const PlaneLayout L = plane_layout(input, out);
-    const kernels::MaxPoolGeometry g = kernels::max_pool_geometry(L.H, L.W, L.P, L.Q, args);
-    // The window taps depend only on p (rows) and q (columns): computed once here, not per cell.
-    std::vector<kernels::Taps> th(static_cast<size_t>(L.P)), tw(static_cast<size_t>(L.Q));
-    for (int64_t p = 0; p < L.P; ++p) th[p] = kernels::max_pool_taps(p, L.H, g.kernel[0], g.stride[0], g.padding[0], g.dilation[0]);
-    for (int64_t q = 0; q < L.Q; ++q) tw[q] = kernels::max_pool_taps(q, L.W, g.kernel[1], g.stride[1], g.padding[1], g.dilation[1]);
-    // interior columns: every one of the kernel's column taps inside [0, W)
-    int64_t q_lo = 0, q_hi = L.Q;
-    auto full = [&](int64_t q) {
-      const int64_t c = q * g.stride[1] - g.padding[1];
-      return c >= 0 && c + (g.kernel[1] - 1) * g.dilation[1] < L.W;
-    };
-    while (q_lo < L.Q && !full(q_lo)) ++q_lo;
-    q_hi = q_lo;
-    while (q_hi < L.Q && full(q_hi)) ++q_hi;
-    if (q_hi - q_lo < 32) q_hi = q_lo;  // short rows: the per-cell scalar window is faster
+    if (L.planes * L.P * L.Q == 0) return;
+    const MaxPoolPlan plan = max_pool_plan(L, args);
+    const int64_t s = args.stride[1], buffer_size = L.H * s * plan.phase_width;
+    // positions (and the last block's overhang) fit int32 on all but giant planes
+    const bool small = buffer_size + L.W < (int64_t(1) << 31);
+    auto kernel = !small ? max_pool_plane<T, 0, int64_t>
+                  : s == 1 ? max_pool_plane<T, 1, int32_t>
+                  : s == 2 ? max_pool_plane<T, 2, int32_t>
+                           : max_pool_plane<T, 0, int32_t>;
     const T* x = input.data_ptr<T>();
     T* y = out.data_ptr<T>();
     int64_t* idx = indices.data_ptr<int64_t>();
 #pragma omp parallel if (L.planes * L.P * L.Q * args.kernel[0] * args.kernel[1] >= kParallelGrain)
     {
-      std::vector<T> best(static_cast<size_t>(L.Q));
-      std::vector<int64_t> at(static_cast<size_t>(L.Q));
-#pragma omp for
-      for (int64_t plane = 0; plane < L.planes; ++plane) {
-        const T* src = x + plane * L.H * L.W;
-        for (int64_t p = 0; p < L.P; ++p) {
-          const int64_t o = (plane * L.P + p) * L.Q;
-          max_pool_row(src, g, th[p], tw, q_lo, q_hi, y + o, idx + o, best, at);
-        }
-      }
+      std::vector<T> buffer(static_cast<size_t>(buffer_size), -static_cast<T>(INFINITY));
+#pragma omp for schedule(static)
+      for (int64_t plane = 0; plane < L.planes; ++plane)
+        kernel(x + plane * L.H * L.W, plan, buffer.data(), y + plane * L.P * L.Q, idx + plane * L.P * L.Q);
     }
   });
 }
