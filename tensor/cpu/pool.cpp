@@ -36,23 +36,22 @@ struct MaxPoolPlan {
   int64_t phase_width;                // length of one phase of a buffered row (see max_pool_plane)
 };
 
-constexpr int64_t kMaxPoolBlock = 16;  // output cells computed together, in registers
-
-MaxPoolPlan max_pool_plan(const PlaneLayout& L, const Pool2dArgs& args) {
+// Output cells computed together, in registers: 16, or 8 for rows of at most 8 cells.
+MaxPoolPlan max_pool_plan(const PlaneLayout& L, const Pool2dArgs& args, int64_t block) {
   MaxPoolPlan plan;
   plan.g = kernels::max_pool_geometry(L.H, L.W, L.P, L.Q, args);
   const kernels::MaxPoolGeometry& g = plan.g;
-  const int64_t blocks = (L.Q + kMaxPoolBlock - 1) / kMaxPoolBlock;
+  const int64_t blocks = (L.Q + block - 1) / block;
   for (int64_t p = 0; p < L.P; ++p)
     plan.th.push_back(kernels::max_pool_taps(p, L.H, g.kernel[0], g.stride[0], g.padding[0], g.dilation[0]));
-  for (int64_t q = 0; q < blocks * kMaxPoolBlock; ++q) {
+  for (int64_t q = 0; q < blocks * block; ++q) {
     const kernels::Taps t = kernels::max_pool_taps(std::min(q, L.Q - 1), L.W, g.kernel[1], g.stride[1],
                                                    g.padding[1], g.dilation[1]);
     if (q < L.Q && t.first >= t.end) plan.empty_cols.push_back(q);
     plan.first_col.push_back(t.first);
   }
   // A buffered row spans the left padding, the input row and whatever the last block reads past it.
-  const int64_t last = (blocks * kMaxPoolBlock - 1) * g.stride[1] + (g.kernel[1] - 1) * g.dilation[1];
+  const int64_t last = (blocks * block - 1) * g.stride[1] + (g.kernel[1] - 1) * g.dilation[1];
   const int64_t width = std::max(g.padding[1] + L.W, last + 1);
   plan.phase_width = (width + g.stride[1] - 1) / g.stride[1];
   return plan;
@@ -64,11 +63,11 @@ MaxPoolPlan max_pool_plan(const PlaneLayout& L, const Pool2dArgs& args) {
 // the window's first real position, as in the scalar window (kernels::max_pool_window). The copy
 // is split into s phases by column modulo the stride s (buffered column c at phase c % s, offset
 // c / s), so the cells of a block read each tap from consecutive addresses: stride 2 costs no
-// gathers. Blocks of kMaxPoolBlock cells go through the taps in the scalar window's order (rows,
+// gathers. Blocks of kBlock cells go through the taps in the scalar window's order (rows,
 // then columns), maxima and positions in registers: same values, same first maximum, same last
 // NaN. S is the column stride when fixed at compile time (0: g.stride[1]); Index is int32_t when
 // every position fits.
-template <typename T, int S, typename Index>
+template <typename T, int S, typename Index, int64_t kBlock>
 void max_pool_plane(const T* src, const MaxPoolPlan& plan, T* buffer, T* y, int64_t* idx) {
   const kernels::MaxPoolGeometry& g = plan.g;
   const int64_t W = g.W, Q = g.Q, pad = g.padding[1];
@@ -84,6 +83,15 @@ void max_pool_plane(const T* src, const MaxPoolPlan& plan, T* buffer, T* y, int6
     for (const int64_t last_row = th.end - th.step; copied <= last_row; ++copied) {
       const T* in = src + copied * W;
       T* row = buffer + copied * row_stride;
+      if constexpr (S == 2) {  // both phases in one pass: the compiler turns it into shuffles
+        const int64_t half = W / 2, even = (pad % 2) * Lp + pad / 2, odd = ((1 + pad) % 2) * Lp + (1 + pad) / 2;
+#pragma omp simd
+        for (int64_t k = 0; k < half; ++k) {
+          row[even + k] = in[2 * k];
+          row[odd + k] = in[2 * k + 1];
+        }
+        if (W % 2) row[even + half] = in[W - 1];
+      } else
       for (int64_t r = 0; r < s; ++r) {  // input columns w = w0, w0 + s, ... land in phase r
         const int64_t w0 = ((r - pad) % s + s) % s;
         T* out = row + r * Lp + (w0 + pad) / s;
@@ -92,12 +100,12 @@ void max_pool_plane(const T* src, const MaxPoolPlan& plan, T* buffer, T* y, int6
         for (int64_t k = 0; k < n; ++k) out[k] = in[w0 + k * s];
       }
     }
-    for (int64_t q0 = 0; q0 < Q; q0 += kMaxPoolBlock) {
-      T best[kMaxPoolBlock];
-      Index at[kMaxPoolBlock];
+    for (int64_t q0 = 0; q0 < Q; q0 += kBlock) {
+      T best[kBlock];
+      Index at[kBlock];
       const int64_t* first_col = plan.first_col.data() + q0;
 #pragma omp simd
-      for (int64_t i = 0; i < kMaxPoolBlock; ++i) {
+      for (int64_t i = 0; i < kBlock; ++i) {
         best[i] = -static_cast<T>(INFINITY);
         at[i] = static_cast<Index>(th.first * W + first_col[i]);
       }
@@ -108,7 +116,7 @@ void max_pool_plane(const T* src, const MaxPoolPlan& plan, T* buffer, T* y, int6
           const T* v0 = row + (j * d) % s * Lp + (j * d) / s;  // tap j of cell q0
           const Index pos0 = row_pos + static_cast<Index>(j * d);
 #pragma omp simd
-          for (int64_t i = 0; i < kMaxPoolBlock; ++i) {
+          for (int64_t i = 0; i < kBlock; ++i) {
             const T v = v0[i];
             const bool take = (v > best[i]) | (v != v);
             best[i] = take ? v : best[i];
@@ -116,7 +124,7 @@ void max_pool_plane(const T* src, const MaxPoolPlan& plan, T* buffer, T* y, int6
           }
         }
       }
-      const int64_t n = std::min(kMaxPoolBlock, Q - q0);
+      const int64_t n = std::min(kBlock, Q - q0);
       for (int64_t i = 0; i < n; ++i) {
         y[q0 + i] = best[i];
         idx[q0 + i] = at[i];
@@ -133,14 +141,16 @@ void CpuBackend::max_pool2d_forward(const Tensor& input, const Tensor& out, cons
   dispatch_floating(input.dtype(), "max_pool2d", [&]<typename T>() {
     const PlaneLayout L = plane_layout(input, out);
     if (L.planes * L.P * L.Q == 0) return;
-    const MaxPoolPlan plan = max_pool_plan(L, args);
-    const int64_t s = args.stride[1], buffer_size = L.H * s * plan.phase_width;
+    const int64_t s = args.stride[1], block = s == 2 && L.Q <= 8 ? 8 : 16;
+    const MaxPoolPlan plan = max_pool_plan(L, args, block);
+    const int64_t buffer_size = L.H * s * plan.phase_width;
     // positions (and the last block's overhang) fit int32 on all but giant planes
     const bool small = buffer_size + L.W < (int64_t(1) << 31);
-    auto kernel = !small ? max_pool_plane<T, 0, int64_t>
-                  : s == 1 ? max_pool_plane<T, 1, int32_t>
-                  : s == 2 ? max_pool_plane<T, 2, int32_t>
-                           : max_pool_plane<T, 0, int32_t>;
+    auto kernel = !small             ? max_pool_plane<T, 0, int64_t, 16>
+                  : s == 2 && block == 8 ? max_pool_plane<T, 2, int32_t, 8>
+                  : s == 2               ? max_pool_plane<T, 2, int32_t, 16>
+                  : s == 1               ? max_pool_plane<T, 1, int32_t, 16>
+                                         : max_pool_plane<T, 0, int32_t, 16>;
     const T* x = input.data_ptr<T>();
     T* y = out.data_ptr<T>();
     int64_t* idx = indices.data_ptr<int64_t>();
