@@ -66,12 +66,12 @@ MaxPoolPlan max_pool_plan(const PlaneLayout& L, const Pool2dArgs& args, int64_t 
 // gathers. Blocks of kBlock cells go through the taps in the scalar window's order (rows,
 // then columns), maxima and positions in registers: same values, same first maximum, same last
 // NaN. S is the column stride when fixed at compile time (0: g.stride[1]); Index is int32_t when
-// every position fits.
-template <typename T, int S, typename Index, int64_t kBlock>
+// every position fits; KW > 0 fixes the kernel width (and dilation 1) so the column taps unroll.
+template <typename T, int S, typename Index, int64_t kBlock, int KW = 0>
 void max_pool_plane(const T* src, const MaxPoolPlan& plan, T* buffer, T* y, int64_t* idx) {
   const kernels::MaxPoolGeometry& g = plan.g;
   const int64_t W = g.W, Q = g.Q, pad = g.padding[1];
-  const int64_t s = S ? S : g.stride[1], d = g.dilation[1], kw = g.kernel[1];
+  const int64_t s = S ? S : g.stride[1], d = KW ? 1 : g.dilation[1], kw = KW ? KW : g.kernel[1];
   const int64_t Lp = plan.phase_width, row_stride = s * Lp;
   int64_t copied = 0;  // input rows already in the buffer
   for (int64_t p = 0; p < g.P; ++p, y += Q, idx += Q) {
@@ -146,9 +146,12 @@ void CpuBackend::max_pool2d_forward(const Tensor& input, const Tensor& out, cons
     const int64_t buffer_size = L.H * s * plan.phase_width;
     // positions (and the last block's overhang) fit int32 on all but giant planes
     const bool small = buffer_size + L.W < (int64_t(1) << 31);
-    auto kernel = !small             ? max_pool_plane<T, 0, int64_t, 16>
-                  : s == 2 && block == 8 ? max_pool_plane<T, 2, int32_t, 8>
-                  : s == 2               ? max_pool_plane<T, 2, int32_t, 16>
+    const bool stem = args.kernel[1] == 3 && args.dilation[1] == 1;  // ResNet's 3x3 stride-2 window
+    auto kernel = !small                     ? max_pool_plane<T, 0, int64_t, 16>
+                  : s == 2 && block == 8 && stem ? max_pool_plane<T, 2, int32_t, 8, 3>
+                  : s == 2 && block == 8     ? max_pool_plane<T, 2, int32_t, 8>
+                  : s == 2 && stem           ? max_pool_plane<T, 2, int32_t, 16, 3>
+                  : s == 2                   ? max_pool_plane<T, 2, int32_t, 16>
                   : s == 1               ? max_pool_plane<T, 1, int32_t, 16>
                                          : max_pool_plane<T, 0, int32_t, 16>;
     const T* x = input.data_ptr<T>();
