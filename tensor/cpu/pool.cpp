@@ -109,19 +109,36 @@ void max_pool_plane(const T* src, const MaxPoolPlan& plan, T* buffer, T* y, int6
         best[i] = -static_cast<T>(INFINITY);
         at[i] = static_cast<Index>(th.first * W + first_col[i]);
       }
+      // Each row's maximum is found on its own (rows do not wait on one another), then merged into
+      // the window's in row order with the same test: a later row wins when strictly greater or
+      // NaN, which is what the tap-by-tap scan would have done.
       for (int64_t h = th.first; h < th.end; h += th.step) {
         const T* row = buffer + h * row_stride + q0;
         const Index row_pos = static_cast<Index>(h * W + q0 * s - pad);
-        for (int64_t j = 0; j < kw; ++j) {
+        T row_best[kBlock];
+        Index row_at[kBlock];
+#pragma omp simd
+        for (int64_t i = 0; i < kBlock; ++i) {  // tap 0 (a padded -inf there is never merged)
+          row_best[i] = row[i];
+          row_at[i] = row_pos + static_cast<Index>(i * s);
+        }
+        for (int64_t j = 1; j < kw; ++j) {
           const T* v0 = row + (j * d) % s * Lp + (j * d) / s;  // tap j of cell q0
           const Index pos0 = row_pos + static_cast<Index>(j * d);
 #pragma omp simd
           for (int64_t i = 0; i < kBlock; ++i) {
             const T v = v0[i];
-            const bool take = (v > best[i]) | (v != v);
-            best[i] = take ? v : best[i];
-            at[i] = take ? pos0 + static_cast<Index>(i * s) : at[i];
+            const bool take = (v > row_best[i]) | (v != v);
+            row_best[i] = take ? v : row_best[i];
+            row_at[i] = take ? pos0 + static_cast<Index>(i * s) : row_at[i];
           }
+        }
+#pragma omp simd
+        for (int64_t i = 0; i < kBlock; ++i) {
+          const T v = row_best[i];
+          const bool take = (v > best[i]) | (v != v);
+          best[i] = take ? v : best[i];
+          at[i] = take ? row_at[i] : at[i];
         }
       }
       const int64_t n = std::min(kBlock, Q - q0);
