@@ -74,13 +74,8 @@ void max_pool_plane(const T* src, const MaxPoolPlan& plan, T* buffer, T* y, int6
   const int64_t s = S ? S : g.stride[1], d = KW ? 1 : g.dilation[1], kw = KW ? KW : g.kernel[1];
   const int64_t Lp = plan.phase_width, row_stride = s * Lp;
   int64_t copied = 0;  // input rows already in the buffer
-  for (int64_t p = 0; p < g.P; ++p, y += Q, idx += Q) {
-    const kernels::Taps& th = plan.th[p];
-    if (th.first >= th.end) {  // a window of padding rows only
-      for (int64_t q = 0; q < Q; ++q) y[q] = -static_cast<T>(INFINITY), idx[q] = -1;
-      continue;
-    }
-    for (const int64_t last_row = th.end - th.step; copied <= last_row; ++copied) {
+  auto copy_rows_through = [&](int64_t last_row) {
+    for (; copied <= last_row; ++copied) {
       const T* in = src + copied * W;
       T* row = buffer + copied * row_stride;
       if constexpr (S == 2) {  // both phases in one pass: the compiler turns it into shuffles
@@ -91,28 +86,37 @@ void max_pool_plane(const T* src, const MaxPoolPlan& plan, T* buffer, T* y, int6
           row[odd + k] = in[2 * k + 1];
         }
         if (W % 2) row[even + half] = in[W - 1];
-      } else
-      for (int64_t r = 0; r < s; ++r) {  // input columns w = w0, w0 + s, ... land in phase r
-        const int64_t w0 = ((r - pad) % s + s) % s;
-        T* out = row + r * Lp + (w0 + pad) / s;
-        const int64_t n = w0 < W ? (W - w0 + s - 1) / s : 0;
+      } else {
+        for (int64_t r = 0; r < s; ++r) {  // input columns w = w0, w0 + s, ... land in phase r
+          const int64_t w0 = ((r - pad) % s + s) % s;
+          T* out = row + r * Lp + (w0 + pad) / s;
+          const int64_t n = w0 < W ? (W - w0 + s - 1) / s : 0;
 #pragma omp simd
-        for (int64_t k = 0; k < n; ++k) out[k] = in[w0 + k * s];
+          for (int64_t k = 0; k < n; ++k) out[k] = in[w0 + k * s];
+        }
       }
     }
-    for (int64_t q0 = 0; q0 < Q; q0 += kBlock) {
-      T best[kBlock];
-      Index at[kBlock];
-      const int64_t* first_col = plan.first_col.data() + q0;
+  };
+  // Cells q0 .. q0 + kBlock of output rows p .. p + R (R rows whose windows have as many rows,
+  // computed side by side so their dependency chains overlap).
+  auto block = [&]<int R>(int64_t p, int64_t q0) {
+    T best[R][kBlock];
+    Index at[R][kBlock];
+    const int64_t* first_col = plan.first_col.data() + q0;
+    for (int r = 0; r < R; ++r) {
 #pragma omp simd
       for (int64_t i = 0; i < kBlock; ++i) {
-        best[i] = -static_cast<T>(INFINITY);
-        at[i] = static_cast<Index>(th.first * W + first_col[i]);
+        best[r][i] = -static_cast<T>(INFINITY);
+        at[r][i] = static_cast<Index>(plan.th[p + r].first * W + first_col[i]);
       }
-      // Each row's maximum is found on its own (rows do not wait on one another), then merged into
-      // the window's in row order with the same test: a later row wins when strictly greater or
-      // NaN, which is what the tap-by-tap scan would have done.
-      for (int64_t h = th.first; h < th.end; h += th.step) {
+    }
+    // Each row's maximum is found on its own (rows do not wait on one another), then merged into
+    // the window's in row order with the same test: a later row wins when strictly greater or
+    // NaN, which is what the tap-by-tap scan would have done.
+    const kernels::Taps& t0 = plan.th[p];
+    for (int64_t t = 0; t < (t0.end - t0.first + t0.step - 1) / t0.step; ++t)
+      for (int r = 0; r < R; ++r) {
+        const int64_t h = plan.th[p + r].first + t * plan.th[p + r].step;
         const T* row = buffer + h * row_stride + q0;
         const Index row_pos = static_cast<Index>(h * W + q0 * s - pad);
         T row_best[kBlock];
@@ -136,19 +140,38 @@ void max_pool_plane(const T* src, const MaxPoolPlan& plan, T* buffer, T* y, int6
 #pragma omp simd
         for (int64_t i = 0; i < kBlock; ++i) {
           const T v = row_best[i];
-          const bool take = (v > best[i]) | (v != v);
-          best[i] = take ? v : best[i];
-          at[i] = take ? row_at[i] : at[i];
+          const bool take = (v > best[r][i]) | (v != v);
+          best[r][i] = take ? v : best[r][i];
+          at[r][i] = take ? row_at[i] : at[r][i];
         }
       }
-      const int64_t n = std::min(kBlock, Q - q0);
+    const int64_t n = std::min(kBlock, Q - q0);
+    for (int r = 0; r < R; ++r)
       for (int64_t i = 0; i < n; ++i) {
-        y[q0 + i] = best[i];
-        idx[q0 + i] = at[i];
+        y[(p + r) * Q + q0 + i] = best[r][i];
+        idx[(p + r) * Q + q0 + i] = at[r][i];
       }
+  };
+  auto tap_rows = [](const kernels::Taps& t) { return (t.end - t.first + t.step - 1) / t.step; };
+  for (int64_t p = 0; p < g.P; ++p) {
+    const kernels::Taps& th = plan.th[p];
+    if (th.first >= th.end) {  // a window of padding rows only
+      for (int64_t q = 0; q < Q; ++q) y[p * Q + q] = -static_cast<T>(INFINITY), idx[p * Q + q] = -1;
+      continue;
     }
-    for (int64_t q : plan.empty_cols) y[q] = -static_cast<T>(INFINITY), idx[q] = -1;
+    // rows of one block: two at a time when they are that short and their windows alike
+    if (Q <= kBlock && p + 1 < g.P && tap_rows(plan.th[p + 1]) == tap_rows(th) && plan.th[p + 1].step == th.step) {
+      const kernels::Taps& next = plan.th[p + 1];
+      copy_rows_through(std::max(th.end - th.step, next.end - next.step));  // dilated rows may cross
+      block.template operator()<2>(p, 0);
+      ++p;
+    } else {
+      copy_rows_through(th.end - th.step);
+      for (int64_t q0 = 0; q0 < Q; q0 += kBlock) block.template operator()<1>(p, q0);
+    }
   }
+  for (int64_t p = 0; p < g.P; ++p)
+    for (int64_t q : plan.empty_cols) y[p * Q + q] = -static_cast<T>(INFINITY), idx[p * Q + q] = -1;
 }
 
 }  // namespace

@@ -173,8 +173,8 @@ TEST(MaxPool, WideRowsMatchThePerCellWindow) {
 }
 
 // Every small geometry: plane sizes 1..19 (odd and even, narrower and wider than a block), kernels
-// 1..4, strides 1..3, padding up to half the kernel, dilation 1..2, ceil_mode on and off, non-square
-// windows; tie-heavy values with NaN and -inf. Geometries PyTorch rejects (a window covering no
+// 1..4, strides 1..3 (rows and columns differing), padding up to half the kernel, dilation 1..2,
+// ceil_mode on and off, non-square windows; tie-heavy values with NaN and -inf. Geometries PyTorch rejects (a window covering no
 // input) are skipped.
 TEST(MaxPool, EverySmallGeometryMatchesThePerCellWindow) {
   int geometries = 0;
@@ -188,14 +188,16 @@ TEST(MaxPool, EverySmallGeometryMatchesThePerCellWindow) {
               for (bool ceil : {false, true}) {
                 const int64_t kh = std::max<int64_t>(1, k - 1);  // non-square: one row fewer
                 const int64_t ph = std::min(pad, kh / 2);
-                const MaxPool2dOptions o{{kh, k}, {s, s}, {ph, pad}, {1, dil}, ceil};
+                const int64_t sh = s % 3 + 1;  // the row stride differs from the column stride
+                const MaxPool2dOptions o{{kh, k}, {sh, s}, {ph, pad}, {dil, dil}, ceil};
                 bool valid = true;
                 for (int d = 0; d < 2; ++d) {
                   const int64_t in = d == 0 ? H : W, kk = o.kernel[d], pp = o.padding[d], dd = o.dilation[d];
-                  const int64_t out = kernels::pool_output_size(in, kk, s, pp, dd, ceil);
+                  const int64_t ss = o.stride[d];
+                  const int64_t out = kernels::pool_output_size(in, kk, ss, pp, dd, ceil);
                   if (out <= 0) valid = false;
                   for (int64_t c = 0; valid && c < out; ++c) {
-                    const kernels::Taps t = kernels::max_pool_taps(c, in, kk, s, pp, dd);
+                    const kernels::Taps t = kernels::max_pool_taps(c, in, kk, ss, pp, dd);
                     valid = t.first < t.end;
                   }
                 }
