@@ -1,7 +1,9 @@
 // pool.cpp: CPU 2-D pooling over contiguous NCHW, one (n, c) plane per OpenMP iteration. The
 // window math (bounds, padding, NaN rule, adaptive windows) is shared with CUDA through
-// tensor/kernels/norm_pool.h; max-pool backward scatters into its plane, which no other thread
-// touches, so it needs no atomics.
+// tensor/kernels/norm_pool.h. Max-pool forward copies each plane's rows into a -inf padded
+// buffer split by column phase and computes blocks of output cells in registers (see
+// max_pool_plane); max-pool backward scatters into its plane, which no other thread touches, so
+// it needs no atomics.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -187,13 +189,13 @@ void CpuBackend::max_pool2d_forward(const Tensor& input, const Tensor& out, cons
     // positions (and the last block's overhang) fit int32 on all but giant planes
     const bool small = buffer_size + L.W < (int64_t(1) << 31);
     const bool stem = args.kernel[1] == 3 && args.dilation[1] == 1;  // ResNet's 3x3 stride-2 window
-    auto kernel = !small                     ? max_pool_plane<T, 0, int64_t, 16>
+    auto kernel = !small                         ? max_pool_plane<T, 0, int64_t, 16>
                   : s == 2 && block == 8 && stem ? max_pool_plane<T, 2, int32_t, 8, 3>
-                  : s == 2 && block == 8     ? max_pool_plane<T, 2, int32_t, 8>
-                  : s == 2 && stem           ? max_pool_plane<T, 2, int32_t, 16, 3>
-                  : s == 2                   ? max_pool_plane<T, 2, int32_t, 16>
-                  : s == 1               ? max_pool_plane<T, 1, int32_t, 16>
-                                         : max_pool_plane<T, 0, int32_t, 16>;
+                  : s == 2 && block == 8         ? max_pool_plane<T, 2, int32_t, 8>
+                  : s == 2 && stem               ? max_pool_plane<T, 2, int32_t, 16, 3>
+                  : s == 2                       ? max_pool_plane<T, 2, int32_t, 16>
+                  : s == 1                       ? max_pool_plane<T, 1, int32_t, 16>
+                                                 : max_pool_plane<T, 0, int32_t, 16>;
     const T* x = input.data_ptr<T>();
     T* y = out.data_ptr<T>();
     int64_t* idx = indices.data_ptr<int64_t>();
