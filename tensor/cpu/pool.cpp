@@ -231,26 +231,56 @@ void CpuBackend::adaptive_avg_pool2d_forward(const Tensor& input, const Tensor& 
     const PlaneLayout L = plane_layout(input, out);
     const T* x = input.data_ptr<T>();
     T* y = out.data_ptr<T>();
+    if (L.H == L.P && L.W == L.Q) {  // every window one element (the 32 px ResNet's 1x1 head)
+      std::copy(x, x + input.numel(), y);
+      return;
+    }
     for_each_plane(L.planes, L.H * L.W, [&](int64_t plane) {
       const T* src = x + plane * L.H * L.W;
       T* dst = y + plane * L.P * L.Q;
+      if (L.P == 1 && L.Q == 1) {  // global pooling (the ResNet head): one vectorised plane sum
+        T sum = 0;
+#pragma omp simd reduction(+ : sum)
+        for (int64_t i = 0; i < L.H * L.W; ++i) sum += src[i];
+        dst[0] = sum / static_cast<T>(L.H * L.W);
+        return;
+      }
       for (int64_t p = 0; p < L.P; ++p)
         for (int64_t q = 0; q < L.Q; ++q) dst[p * L.Q + q] = kernels::adaptive_avg_cell(src, L.H, L.W, L.P, L.Q, p, q);
     });
   });
 }
 
+// Scatters each output cell's gradient / window size over its window, cells in row-major order:
+// every input element receives the same terms in the same order as
+// kernels::adaptive_avg_grad_cell's sum (the CUDA kernel's gather), without its per-element
+// window searches.
 void CpuBackend::adaptive_avg_pool2d_backward(const Tensor& grad_out, const Tensor& grad_input) {
   dispatch_floating(grad_out.dtype(), "adaptive_avg_pool2d_backward", [&]<typename T>() {
     const PlaneLayout L = plane_layout(grad_input, grad_out);
     const T* g = grad_out.data_ptr<T>();
     T* gi = grad_input.data_ptr<T>();
+    if (L.H == L.P && L.W == L.Q) {  // every window one element
+      std::copy(g, g + grad_out.numel(), gi);
+      return;
+    }
     for_each_plane(L.planes, L.H * L.W, [&](int64_t plane) {
       const T* src = g + plane * L.P * L.Q;
       T* dst = gi + plane * L.H * L.W;
-      for (int64_t h = 0; h < L.H; ++h)
-        for (int64_t w = 0; w < L.W; ++w)
-          dst[h * L.W + w] = kernels::adaptive_avg_grad_cell(src, L.H, L.W, L.P, L.Q, h, w);
+#pragma omp simd
+      for (int64_t i = 0; i < L.H * L.W; ++i) dst[i] = T(0);
+      for (int64_t p = 0; p < L.P; ++p) {
+        const int64_t h0 = kernels::adaptive_start(p, L.H, L.P), h1 = kernels::adaptive_end(p, L.H, L.P);
+        for (int64_t q = 0; q < L.Q; ++q) {
+          const int64_t w0 = kernels::adaptive_start(q, L.W, L.Q), w1 = kernels::adaptive_end(q, L.W, L.Q);
+          const T share = src[p * L.Q + q] / static_cast<T>((h1 - h0) * (w1 - w0));
+          for (int64_t h = h0; h < h1; ++h) {
+            T* row = dst + h * L.W;
+#pragma omp simd
+            for (int64_t w = w0; w < w1; ++w) row[w] += share;
+          }
+        }
+      }
     });
   });
 }

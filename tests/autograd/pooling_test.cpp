@@ -93,6 +93,17 @@ TEST_P(PoolBothDtypes, AdaptiveAveragePoolToOneByOne) {
   for (double g : values(x.grad())) EXPECT_NEAR(g, 1.0 / 12.0, 1e-7);
 }
 
+// Output size equal to the input's (the 32 px ResNet's 1x1 head): every window is one element, so
+// the output is the input and the gradient passes through unchanged.
+TEST_P(PoolBothDtypes, AdaptiveAveragePoolToTheInputSizeIsTheIdentity) {
+  Tensor x = ramp(2, 3, -2, 0.5, GetParam()).expand({2, 2, 2, 3}).contiguous().requires_grad_(true);
+  Tensor y = adaptive_avg_pool2d(x, {2, 3});
+  EXPECT_EQ(values(y), values(x));
+  Tensor g = ramp(2, 3, 1, 1, GetParam()).expand({2, 2, 2, 3}).contiguous();
+  (y * g).sum().backward();
+  EXPECT_EQ(values(x.grad()), values(g));
+}
+
 INSTANTIATE_TEST_SUITE_P(Dtypes, PoolBothDtypes, ::testing::Values(DType::Float32, DType::Float64),
                          [](const ::testing::TestParamInfo<DType>& info) { return std::string(dtype_name(info.param)); });
 
