@@ -17,6 +17,7 @@
 //       (backend kernels, outputs allocated each time); counter bytes_per_second (fwd reads x
 //       twice, writes y once: 3 x 4 bytes/element; bwd reads x, dy twice, writes dx: 5 x 4).
 //   BM_MaxPool/{fwd,bwd}/<shape>: the stem's 3x3/2 max pool.
+//   BM_AdaptiveAvgPool/{fwd,bwd}/<shape>: the head's global average pool (to 1x1).
 //   BM_ConvKernelsCuda/{heuristic,autotuned,tf32}: the three passes on the GPU (skipped without
 //       one) under each cuDNN algorithm choice.
 #include <benchmark/benchmark.h>
@@ -165,6 +166,25 @@ void BM_MaxPool(benchmark::State& state, Shape shape, bool backward) {
   context(state);
 }
 
+// Adaptive average pooling to 1x1 (ResNet's head), forward or backward.
+void BM_AdaptiveAvgPool(benchmark::State& state, Shape shape, bool backward) {
+  Generator gen(6);
+  Tensor x = randn(shape, DType::Float32, &gen);
+  const Shape out_shape{shape[0], shape[1], 1, 1};
+  Tensor g = randn(out_shape, DType::Float32, &gen);
+  Backend& be = backend_for(Device::cpu());
+  for (auto _ : state) {
+    if (!backward) {
+      Tensor y = empty(out_shape);
+      be.adaptive_avg_pool2d_forward(x, y);
+    } else {
+      Tensor dx = empty(shape);
+      be.adaptive_avg_pool2d_backward(g, dx);
+    }
+  }
+  context(state);
+}
+
 std::string shape_tag(const Shape& s) {
   std::string t;
   for (int d = 0; d < 4; ++d) {
@@ -212,6 +232,16 @@ void register_layer_table() {
       name += backward ? "bwd/" : "fwd/";
       name += shape_tag(shape);
       benchmark::RegisterBenchmark(name.c_str(), [shape, backward](benchmark::State& st) { BM_MaxPool(st, shape, backward); })
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
+  for (const Shape& shape : {Shape{8, 512, 7, 7}, Shape{128, 512, 1, 1}})
+    for (const bool backward : {false, true}) {
+      std::string name = "BM_AdaptiveAvgPool/";
+      name += backward ? "bwd/" : "fwd/";
+      name += shape_tag(shape);
+      benchmark::RegisterBenchmark(name.c_str(),
+                                   [shape, backward](benchmark::State& st) { BM_AdaptiveAvgPool(st, shape, backward); })
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
     }

@@ -173,7 +173,7 @@ def make_step(torch, key, variant):
 
 
 CONV_RE = re.compile(r"BM_Conv/(fwd|bwd_data|bwd_weight)/[^/]+/[^/]+/n(\d+)c(\d+)h(\d+)w(\d+)k(\d+)r(\d+)s(\d+)p(\d+)$")
-PLANE_RE = re.compile(r"BM_(BatchNorm|MaxPool)/(fwd|bwd)/n(\d+)c(\d+)h(\d+)w(\d+)$")
+PLANE_RE = re.compile(r"BM_(BatchNorm|MaxPool|AdaptiveAvgPool)/(fwd|bwd)/n(\d+)c(\d+)h(\d+)w(\d+)$")
 
 
 def torch_op(torch, name, variant):
@@ -207,6 +207,11 @@ def torch_op(torch, name, variant):
                 return lambda: aten.native_batch_norm(x, wt, b, rm, rv, True, 0.1, 1e-5)
             return lambda: aten.native_batch_norm_backward(dy, x, wt, rm, rv, mean, invstd, True, 1e-5,
                                                            [True, True, True])
+        if op == "AdaptiveAvgPool":
+            if pass_ == "fwd":
+                return lambda: aten._adaptive_avg_pool2d(x, [1, 1])
+            gy = randn(n, c, 1, 1)
+            return lambda: aten._adaptive_avg_pool2d_backward(gy, x)
         y, idx = aten.max_pool2d_with_indices(x, [3, 3], [2, 2], [1, 1])
         if pass_ == "fwd":
             return lambda: aten.max_pool2d_with_indices(x, [3, 3], [2, 2], [1, 1])
@@ -375,7 +380,7 @@ def main():
         extra = [f"--benchmark_repetitions={args.reps}"]
         variants = args.variants
     else:
-        programs = [(os.path.join(args.bench_dir, "bench_conv"), "^BM_(Conv|BatchNorm|MaxPool)/"),
+        programs = [(os.path.join(args.bench_dir, "bench_conv"), "^BM_(Conv|BatchNorm|MaxPool|AdaptiveAvgPool)/"),
                     (os.path.join(args.bench_dir, "bench_core"), "^BM_Matmul1024(/|$)")]
         extra = [f"--benchmark_repetitions={args.reps}", f"--benchmark_min_time={args.min_time}"]
         variants = [v for v in args.variants if v in FP32_VARIANTS]

@@ -4,6 +4,7 @@
 // (Gradients against finite differences: tests/autograd; CUDA against the CPU: tests/cuda.)
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -92,6 +93,17 @@ TEST_P(PoolBothDtypes, AdaptiveAveragePoolToOneByOne) {
   for (double g : values(x.grad())) EXPECT_NEAR(g, 1.0 / 12.0, 1e-7);
 }
 
+// Output size equal to the input's (the 32 px ResNet's 1x1 head): every window is one element, so
+// the output is the input and the gradient passes through unchanged.
+TEST_P(PoolBothDtypes, AdaptiveAveragePoolToTheInputSizeIsTheIdentity) {
+  Tensor x = ramp(2, 3, -2, 0.5, GetParam()).expand({2, 2, 2, 3}).contiguous().requires_grad_(true);
+  Tensor y = adaptive_avg_pool2d(x, {2, 3});
+  EXPECT_EQ(values(y), values(x));
+  Tensor g = ramp(2, 3, 1, 1, GetParam()).expand({2, 2, 2, 3}).contiguous();
+  (y * g).sum().backward();
+  EXPECT_EQ(values(x.grad()), values(g));
+}
+
 INSTANTIATE_TEST_SUITE_P(Dtypes, PoolBothDtypes, ::testing::Values(DType::Float32, DType::Float64),
                          [](const ::testing::TestParamInfo<DType>& info) { return std::string(dtype_name(info.param)); });
 
@@ -106,9 +118,57 @@ TEST(MaxPool, NanPropagatesAndTiesKeepTheFirstPosition) {
   EXPECT_EQ(ints(tidx), (std::vector<int64_t>{0, 1, 3, 4}));
 }
 
-// Rows of 32 or more interior cells take the CPU's row-at-a-time path (tensor/cpu/pool.cpp); it
-// must agree with the per-cell window (kernels::max_pool_cell) on every value and index, ties
-// (values from a set of 5), NaN and -inf included, for strides, dilations, padding and ceil_mode.
+// Pools `v` (an [N, C, H, W] plane set) with `o` in both dtypes and checks every value and index
+// against the scalar per-cell window (kernels::max_pool_cell); reports at most 3 mismatches.
+void expect_matches_the_per_cell_window(const std::vector<double>& v, int64_t N, int64_t C, int64_t H, int64_t W,
+                                        const MaxPool2dOptions& o) {
+  for (DType dtype : {DType::Float32, DType::Float64}) {
+    Tensor x = from_vector<double>(v, {N, C, H, W}, dtype);
+    auto [y, idx] = max_pool2d_with_indices(x, o);
+    const int64_t P = y.size(2), Q = y.size(3);
+    Pool2dArgs a;
+    for (int d = 0; d < 2; ++d) {
+      a.kernel[d] = o.kernel[d];
+      a.stride[d] = o.stride[d] == 0 ? o.kernel[d] : o.stride[d];
+      a.padding[d] = o.padding[d];
+      a.dilation[d] = o.dilation[d];
+    }
+    const kernels::MaxPoolGeometry g = kernels::max_pool_geometry(H, W, P, Q, a);
+    const std::vector<double> ys = values(y);
+    const std::vector<int64_t> is = ints(idx);
+    int mismatches = 0;
+    for (int64_t plane = 0; plane < N * C; ++plane)
+      for (int64_t p = 0; p < P; ++p)
+        for (int64_t q = 0; q < Q; ++q) {
+          const kernels::MaxCell<double> m = kernels::max_pool_cell(v.data() + plane * H * W, g, p, q);
+          const size_t k = static_cast<size_t>((plane * P + p) * Q + q);
+          const bool same_value = std::isnan(m.value) ? std::isnan(ys[k]) : ys[k] == m.value;
+          if ((!same_value || is[k] != m.index) && ++mismatches <= 3)
+            ADD_FAILURE() << dtype_name(dtype) << " " << H << "x" << W << " kernel " << o.kernel[0] << "x" << o.kernel[1]
+                          << " stride " << a.stride[0] << "x" << a.stride[1] << " padding " << o.padding[0] << "x"
+                          << o.padding[1] << " dilation " << o.dilation[0] << "x" << o.dilation[1] << " ceil "
+                          << o.ceil_mode << ": plane " << plane << " cell (" << p << ", " << q << "): got " << ys[k]
+                          << " at " << is[k] << ", expected " << m.value << " at " << m.index;
+        }
+    EXPECT_EQ(mismatches, 0);
+  }
+}
+
+// Values from a set of 5 (many ties) with NaN and -inf sprinkled in, deterministic.
+std::vector<double> tie_heavy_values(size_t n, size_t seed) {
+  std::vector<double> v(n);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t r = (i * 7919 + seed * 104729) % 997;
+    v[i] = r == 3 || r == 500 ? std::numeric_limits<double>::quiet_NaN()
+           : r == 7 ? -std::numeric_limits<double>::infinity()
+                    : static_cast<double>(r % 5);
+  }
+  return v;
+}
+
+// Rows wide enough for several blocks of the CPU's register-blocked path (tensor/cpu/pool.cpp)
+// agree with the per-cell window on every value and index, ties (values from a set of 5), NaN and
+// -inf included, for strides, dilations, padding and ceil_mode.
 TEST(MaxPool, WideRowsMatchThePerCellWindow) {
   const int64_t N = 2, C = 3, H = 7, W = 150;
   std::vector<double> v(static_cast<size_t>(N * C * H * W));
@@ -119,35 +179,61 @@ TEST(MaxPool, WideRowsMatchThePerCellWindow) {
   v[1200] = std::numeric_limits<double>::quiet_NaN();
   for (const MaxPool2dOptions& o : {MaxPool2dOptions{{3, 3}, {2, 2}, {1, 1}}, MaxPool2dOptions{{2, 2}, {1, 1}},
                                     MaxPool2dOptions{{2, 3}, {1, 2}, {0, 1}, {2, 2}},
-                                    MaxPool2dOptions{{3, 3}, {3, 3}, {1, 1}, {1, 1}, true}}) {
-    for (DType dtype : {DType::Float32, DType::Float64}) {
-      Tensor x = from_vector<double>(v, {N, C, H, W}, dtype);
-      auto [y, idx] = max_pool2d_with_indices(x, o);
-      const int64_t P = y.size(2), Q = y.size(3);
-      Pool2dArgs a;
-      for (int d = 0; d < 2; ++d) {
-        a.kernel[d] = o.kernel[d];
-        a.stride[d] = o.stride[d];
-        a.padding[d] = o.padding[d];
-        a.dilation[d] = o.dilation[d];
-      }
-      const kernels::MaxPoolGeometry g = kernels::max_pool_geometry(H, W, P, Q, a);
-      const std::vector<double> ys = values(y);
-      const std::vector<int64_t> is = ints(idx);
-      int mismatches = 0;
-      for (int64_t plane = 0; plane < N * C; ++plane)
-        for (int64_t p = 0; p < P; ++p)
-          for (int64_t q = 0; q < Q; ++q) {
-            const kernels::MaxCell<double> m = kernels::max_pool_cell(v.data() + plane * H * W, g, p, q);
-            const size_t k = static_cast<size_t>((plane * P + p) * Q + q);
-            const bool same_value = std::isnan(m.value) ? std::isnan(ys[k]) : ys[k] == m.value;
-            if ((!same_value || is[k] != m.index) && ++mismatches <= 3)
-              ADD_FAILURE() << "plane " << plane << " cell (" << p << ", " << q << "): got " << ys[k] << " at "
-                            << is[k] << ", expected " << m.value << " at " << m.index;
-          }
-      EXPECT_EQ(mismatches, 0);
-    }
-  }
+                                    MaxPool2dOptions{{3, 3}, {3, 3}, {1, 1}, {1, 1}, true}})
+    expect_matches_the_per_cell_window(v, N, C, H, W, o);
+}
+
+// Every small geometry: plane sizes 1..19 (odd and even, narrower and wider than a block), kernels
+// 1..4, strides 1..3 (rows and columns differing), padding up to half the kernel, dilation 1..2,
+// ceil_mode on and off, non-square windows; tie-heavy values with NaN and -inf. Geometries PyTorch rejects (a window covering no
+// input) are skipped.
+TEST(MaxPool, EverySmallGeometryMatchesThePerCellWindow) {
+  int geometries = 0;
+  size_t seed = 0;
+  for (int64_t H : {1, 2, 5, 16})
+    for (int64_t W : {1, 3, 8, 9, 16, 17, 19})
+      for (int64_t k = 1; k <= 4; ++k)
+        for (int64_t s = 1; s <= 3; ++s)
+          for (int64_t pad = 0; pad <= k / 2; ++pad)
+            for (int64_t dil = 1; dil <= 2; ++dil)
+              for (bool ceil : {false, true}) {
+                const int64_t kh = std::max<int64_t>(1, k - 1);  // non-square: one row fewer
+                const int64_t ph = std::min(pad, kh / 2);
+                const int64_t sh = s % 3 + 1;  // the row stride differs from the column stride
+                const MaxPool2dOptions o{{kh, k}, {sh, s}, {ph, pad}, {dil, dil}, ceil};
+                bool valid = true;
+                for (int d = 0; d < 2; ++d) {
+                  const int64_t in = d == 0 ? H : W, kk = o.kernel[d], pp = o.padding[d], dd = o.dilation[d];
+                  const int64_t ss = o.stride[d];
+                  const int64_t out = kernels::pool_output_size(in, kk, ss, pp, dd, ceil);
+                  if (out <= 0) valid = false;
+                  for (int64_t c = 0; valid && c < out; ++c) {
+                    const kernels::Taps t = kernels::max_pool_taps(c, in, kk, ss, pp, dd);
+                    valid = t.first < t.end;
+                  }
+                }
+                if (!valid) continue;
+                const int64_t N = 1, C = 2;
+                expect_matches_the_per_cell_window(tie_heavy_values(static_cast<size_t>(N * C * H * W), ++seed), N, C,
+                                                   H, W, o);
+                ++geometries;
+              }
+  EXPECT_GT(geometries, 1000);
+}
+
+// A plane of -inf (every window's maximum is -inf at its first real position) and a plane of NaN
+// (the last position of each window), at the ResNet stem's window over a 16x16 plane.
+TEST(MaxPool, AllMinusInfinityAndAllNanPlanes) {
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<double> v(2 * 16 * 16, -inf);
+  std::fill(v.begin() + 256, v.end(), nan);
+  expect_matches_the_per_cell_window(v, 1, 2, 16, 16, {{3, 3}, {2, 2}, {1, 1}});
+  auto [y, idx] = max_pool2d_with_indices(from_vector<double>(v, {1, 2, 16, 16}), {{3, 3}, {2, 2}, {1, 1}});
+  const std::vector<int64_t> is = ints(idx);
+  EXPECT_EQ(is[0], 0);        // -inf plane, window rows 0..1, cols 0..1: first real position
+  EXPECT_EQ(is[1], 1);        // cols 1..3
+  EXPECT_EQ(is[64], 17);      // NaN plane, cell (0, 0): last of rows 0..1, cols 0..1 -> (1, 1)
+  EXPECT_EQ(is[64 + 9], 51);  // cell (1, 1): rows 1..3, cols 1..3 -> (3, 3)
 }
 
 // Dilation 2 picks every other element: kernel 2, dilation 2 over the 4x4 ramp 1..16 -> 2x2, the
