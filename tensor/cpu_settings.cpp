@@ -4,12 +4,21 @@
 #include <dnnl.hpp>
 
 #include <atomic>
+#include <cstdlib>
+#include <string>
 
 namespace sepal::cpu {
 
 namespace {
-std::atomic<Bf16Kernels> chosen_bf16_kernels{Bf16Kernels::Auto};
+// The starting value: SEPAL_CPU_BF16_KERNELS=native|emulated, else Auto.
+Bf16Kernels from_env() {
+  const char* v = std::getenv("SEPAL_CPU_BF16_KERNELS");
+  if (v && std::string(v) == "native") return Bf16Kernels::Native;
+  if (v && std::string(v) == "emulated") return Bf16Kernels::Emulated;
+  return Bf16Kernels::Auto;
 }
+std::atomic<Bf16Kernels> chosen_bf16_kernels{from_env()};
+}  // namespace
 
 void set_bf16_kernels(Bf16Kernels kernels) { chosen_bf16_kernels.store(kernels); }
 Bf16Kernels bf16_kernels() { return chosen_bf16_kernels.load(); }

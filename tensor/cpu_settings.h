@@ -9,6 +9,7 @@
 //               Debian's oneDNN 2.6 bf16 kernels take about 1.3x the float32 time (docs/performance.md).
 //   Both give bf16 results within float32 accumulation error of each other (tests/autograd/
 //   autocast_test.cpp runs both). Takes effect for the next call; the plan cache is keyed by it.
+//   The environment variable SEPAL_CPU_BF16_KERNELS=native|emulated sets the starting value.
 #pragma once
 
 namespace sepal::cpu {
