@@ -5,7 +5,9 @@
 //   BM_ConvStep:    y = conv2d(x, w); y.backward(g) through autograd, grads reset each time
 //                   (what torch's y = F.conv2d(x, w); y.backward(g) does);
 //   BM_ConvForward: the forward alone;
-//   BM_ConvKernels: the three backend kernels called directly (no autograd, no bias).
+//   BM_ConvKernels: the three backend kernels called directly (no autograd, no bias);
+//   BM_ConvKernels/bf16_{native,emulated}: the same in bf16 autocast precision, with oneDNN's bf16
+//                   primitives or float32 primitives on rounded operands (tensor/cpu_settings.h).
 // Threads: OpenMP's (oneDNN runs on it); set OMP_NUM_THREADS to compare with torch.set_num_threads.
 // BM_ConvStep also reports process_cpu_ms, the CPU time of all threads per step.
 //
@@ -29,6 +31,7 @@
 #include "autograd/nn_functions.h"
 #include "bench/bench_common.h"
 #include "sepal.h"
+#include "tensor/cpu_settings.h"
 
 namespace {
 
@@ -74,17 +77,24 @@ void BM_ConvForward(benchmark::State& state) {
   context(state);
 }
 
-void BM_ConvKernels(benchmark::State& state) {
+void BM_ConvKernels(benchmark::State& state, Precision precision, cpu::Bf16Kernels kernels) {
   Problem p;
   Backend& be = backend_for(Device::cpu());
   Conv2dArgs a;
   a.padding[0] = a.padding[1] = 1;
+  a.precision = precision;
+  cpu::set_bf16_kernels(kernels);
   Tensor y = empty(p.g.shape()), dx = empty(p.x.shape()), dw = empty(p.w.shape());
+  double cpu_ms = 0;
   for (auto _ : state) {
+    const double start = process_cpu_ms();
     be.conv2d_forward(p.x, p.w, y, a);
     be.conv2d_backward_input(p.g, p.w, dx, a);
     be.conv2d_backward_weight(p.g, p.x, dw, a);
+    cpu_ms += process_cpu_ms() - start;
   }
+  cpu::set_bf16_kernels(cpu::Bf16Kernels::Auto);
+  state.counters["process_cpu_ms"] = benchmark::Counter(cpu_ms, benchmark::Counter::kAvgIterations);
   context(state);
 }
 
@@ -293,7 +303,13 @@ BENCHMARK(BM_ConvStep)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations
     ->ComputeStatistics("min", min_of)->ReportAggregatesOnly();
 BENCHMARK(BM_ConvForward)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1)->Repetitions(40)
     ->ComputeStatistics("min", min_of)->ReportAggregatesOnly();
-BENCHMARK(BM_ConvKernels)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1)->Repetitions(40)
+BENCHMARK_CAPTURE(BM_ConvKernels, fp32, Precision::Float32, cpu::Bf16Kernels::Auto)->Unit(benchmark::kMillisecond)
+    ->UseRealTime()->Iterations(1)->Repetitions(40)->ComputeStatistics("min", min_of)->ReportAggregatesOnly();
+BENCHMARK_CAPTURE(BM_ConvKernels, bf16_native, Precision::BFloat16, cpu::Bf16Kernels::Native)
+    ->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1)->Repetitions(40)
+    ->ComputeStatistics("min", min_of)->ReportAggregatesOnly();
+BENCHMARK_CAPTURE(BM_ConvKernels, bf16_emulated, Precision::BFloat16, cpu::Bf16Kernels::Emulated)
+    ->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1)->Repetitions(40)
     ->ComputeStatistics("min", min_of)->ReportAggregatesOnly();
 BENCHMARK_CAPTURE(BM_ConvKernelsCuda, heuristic, false, false)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_ConvKernelsCuda, autotuned, true, false)->Unit(benchmark::kMicrosecond)->UseRealTime();
