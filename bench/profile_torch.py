@@ -25,7 +25,9 @@ Time outside aten ops (Python, the profiler's own records, the engine) is "(not 
 The profiler adds a few microseconds per op, so PyTorch's profiled step is a little slower than
 its plain one (vs_torch.py measures that).
 
-sepal's side: `bench_step --profile N --workload W` (--sepal PATH). The joined tables put sepal's
+sepal's side: `bench_step --profile N --workload W` (--sepal PATH). With --rounds R the sepal
+program and each PyTorch variant run alternately R times and every row is the median over the
+rounds (as bench/vs_torch.py alternates), which a shared machine needs. The joined tables put sepal's
 time and each PyTorch variant's per op kind and per layer with the ratio sepal / PyTorch; sepal's
 conv2d_backward_input and conv2d_backward_weight are joined as conv2d_backward (PyTorch computes
 both in one aten::convolution_backward).
@@ -36,6 +38,8 @@ PyTorch (python3 -m venv ~/venv-torch && ~/venv-torch/bin/pip install torch torc
 Examples:
   python3 bench/profile_torch.py --python ~/venv-torch/bin/python                        # PyTorch only
   python3 bench/profile_torch.py --python ~/venv-torch/bin/python --sepal build-cc/bench/bench_step
+  python3 bench/profile_torch.py --python ~/venv-torch/bin/python --sepal build-cc/bench/bench_step \\
+      --rounds 3 --wait-policy passive --variants channels_last                          # a shared machine
   python3 bench/profile_torch.py --sepal build-cc/bench/bench_step --workload eval/b8_224 --steps 3
 """
 import argparse
@@ -293,6 +297,27 @@ def joined(title, sides, table, join=lambda name: name):
     return "\n".join(out) + "\n"
 
 
+def median_tables(rounds):
+    """The per-row medians over rounds of one side's tables (a row missing in a round counts 0)."""
+    import statistics
+    out = {"step_ms": statistics.median(t["step_ms"] for t in rounds),
+           "op_ms": statistics.median(t["op_ms"] for t in rounds), "torch": rounds[0].get("torch"),
+           "threads": rounds[0].get("threads")}
+    for table in ("kind", "layer"):
+        names = []
+        for t in rounds:
+            names += [r["name"] for r in t[table] if r["name"] not in names]
+        rows = []
+        for n in names:
+            found = [next((r for r in t[table] if r["name"] == n), None) for t in rounds]
+            row = {"name": n}
+            for field in ("calls", "forward", "backward", "optimizer"):
+                row[field] = statistics.median(r[field] if r else 0.0 for r in found)
+            rows.append(row)
+        out[table] = sorted(rows, key=total, reverse=True)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -301,6 +326,10 @@ def main():
     ap.add_argument("--workload", default="finetune/b8_224", choices=sorted(STEP_SPECS))
     ap.add_argument("--steps", type=int, default=5, help="profiled steps (after the warm-up)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="alternate sepal and each PyTorch variant this many times; every row is the median over rounds")
+    ap.add_argument("--wait-policy", choices=("active", "passive"),
+                    help="OMP_WAIT_POLICY for both sides (passive: no spinning, kinder to a shared machine)")
     ap.add_argument("--variants", default="nchw,channels_last", help="PyTorch variants: nchw, channels_last")
     ap.add_argument("--tables", action="store_true", help="also print each side's own tables")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -313,23 +342,33 @@ def main():
         if v not in VARIANTS:
             sys.exit(f"profile_torch: unknown variant '{v}' (choose from {', '.join(VARIANTS)})")
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-    sides = []
-    if args.sepal:
-        text, tables = run_sepal(args, env)
-        sides.append(("sepal", tables))
-        if args.tables:
-            print(text)
-    for v in variants:
-        t = run_torch(args, v, env)
-        sides.append((v, t))
-        if args.tables or not args.sepal:
-            print(f"PyTorch {t['torch']} profile: {args.workload}, {v}, {args.steps} steps, {t['threads']} threads\n")
-            print(format_table("op kind (ms per step)", t["kind"], t["step_ms"], t["op_ms"]))
-            print(format_table("layer (ms per step)", t["layer"], t["step_ms"], t["op_ms"]))
+    if args.wait_policy:
+        env["OMP_WAIT_POLICY"] = args.wait_policy
+    labels = (["sepal"] if args.sepal else []) + variants
+    samples = {label: [] for label in labels}
+    loads = [os.getloadavg()[0]]
+    for _ in range(max(1, args.rounds)):  # alternating, so load from other processes falls on every side alike
+        if args.sepal:
+            _, tables = run_sepal(args, env)
+            samples["sepal"].append(tables)
+        for v in variants:
+            samples[v].append(run_torch(args, v, env))
+        loads.append(os.getloadavg()[0])
+    sides = [(label, median_tables(samples[label])) for label in labels]
+    for label, t in sides:
+        if not args.tables and args.sepal:
+            break
+        if label == "sepal":
+            print(f"sepal profile: {args.workload}, {args.steps} steps, medians of {args.rounds} round(s)\n")
+        else:
+            print(f"PyTorch {t['torch']} profile: {args.workload}, {label}, {args.steps} steps, {t['threads']} threads, "
+                  f"medians of {args.rounds} round(s)\n")
+        print(format_table("op kind (ms per step)", t["kind"], t["step_ms"], t["op_ms"]))
+        print(format_table("layer (ms per step)", t["layer"], t["step_ms"], t["op_ms"]))
     if args.sepal and len(sides) > 1:
-        load = os.getloadavg()[0]
         print(f"sepal vs PyTorch {sides[1][1]['torch']}: {args.workload}, {args.steps} profiled steps each, "
-              f"{args.threads} threads, load average {load:.2f}; ms per step\n")
+              f"{args.threads} threads, OMP_WAIT_POLICY={env.get('OMP_WAIT_POLICY', '(default)')}, medians of "
+              f"{args.rounds} alternating round(s), load average {min(loads):.2f}-{max(loads):.2f}; ms per step\n")
         print(joined("op kind", sides, "kind", lambda n: SEPAL_JOIN.get(n, n)))
         print(joined("layer", sides, "layer"))
 
