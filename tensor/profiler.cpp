@@ -89,7 +89,9 @@ void Scope::leave() {
 }
 
 OpTimer::OpTimer(Backend& device, const char* kind, const char* suffix, bool sync)
-    : device_(device), kind_(kind), suffix_(suffix), sync_(sync) {
+    : device_(device), kind_(kind), suffix_(suffix), sync_(sync && state) {
+  // no session on this thread (a wrapper reference kept past its session): times nothing
+  if (!state) return;
   if (sync_) device_.synchronize();
   state->timers.push_back({Clock::now(), 0});
 }

@@ -9,6 +9,8 @@
 #include <chrono>
 #include <thread>
 
+#include "tensor/backend.h"
+
 namespace sepal {
 namespace {
 
@@ -163,6 +165,17 @@ TEST(Profiler, NestedCallsAreBookedAsSelfTime) {
   EXPECT_GE(outer, 19.0);
   EXPECT_LT(outer, inner);  // the inner 40 ms are not counted again in the outer call
   EXPECT_NEAR(p.op_ms(), outer + inner, 1e-9);
+}
+
+TEST(Profiler, AWrapperKeptPastItsSessionJustForwards) {
+  Backend* wrapper = nullptr;
+  {
+    profile::Session session;
+    wrapper = &backend_for(Device::cpu());
+  }
+  Tensor a = full({4}, 2.0), out = empty({4});
+  wrapper->binary(BinaryOp::Add, a, a, out);  // no session: forwards without recording
+  EXPECT_EQ(out.to_vector<float>(), (std::vector<float>{4, 4, 4, 4}));
 }
 
 TEST(Profiler, TablesEndWithTheTimeOutsideOpsAndTheStep) {
