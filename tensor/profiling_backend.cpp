@@ -1,6 +1,7 @@
 // profiling_backend.cpp: the Backend that backend_for() hands out while a profile::Session records
 // on the calling thread: each call times itself (profile::OpTimer, named after the call, with the
-// elementwise op's name for unary/binary/compare/reduce) and forwards to the device's backend.
+// elementwise op's name for unary/binary/compare/reduce, "_bf16" for bfloat16 convolutions and
+// matmuls) and forwards to the device's backend.
 // Allocation and release are timed too ("allocate", "free") but never synchronise the device.
 #include "tensor/profiling_backend.h"
 
@@ -13,6 +14,9 @@
 namespace sepal::profile {
 
 namespace {
+
+// bfloat16 convolutions and matmuls (autocast) are their own op kinds: "conv2d_forward_bf16".
+const char* suffix(Precision precision) { return precision == Precision::BFloat16 ? "_bf16" : ""; }
 
 class ProfilingBackend final : public Backend {
  public:
@@ -82,22 +86,22 @@ class ProfilingBackend final : public Backend {
     OpTimer t(in_, op_name(op));
     in_.reduce_rows(op, in, out);
   }
-  void matmul(const Tensor& a, const Tensor& bm, const Tensor& out) override {
-    OpTimer t(in_, "matmul");
-    in_.matmul(a, bm, out);
+  void matmul(const Tensor& a, const Tensor& bm, const Tensor& out, Precision precision) override {
+    OpTimer t(in_, "matmul", suffix(precision));
+    in_.matmul(a, bm, out, precision);
   }
   void conv2d_forward(const Tensor& input, const Tensor& weight, const Tensor& out, const Conv2dArgs& args) override {
-    OpTimer t(in_, "conv2d_forward");
+    OpTimer t(in_, "conv2d_forward", suffix(args.precision));
     in_.conv2d_forward(input, weight, out, args);
   }
   void conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Tensor& grad_input,
                              const Conv2dArgs& args) override {
-    OpTimer t(in_, "conv2d_backward_input");
+    OpTimer t(in_, "conv2d_backward_input", suffix(args.precision));
     in_.conv2d_backward_input(grad_out, weight, grad_input, args);
   }
   void conv2d_backward_weight(const Tensor& grad_out, const Tensor& input, const Tensor& grad_weight,
                               const Conv2dArgs& args) override {
-    OpTimer t(in_, "conv2d_backward_weight");
+    OpTimer t(in_, "conv2d_backward_weight", suffix(args.precision));
     in_.conv2d_backward_weight(grad_out, input, grad_weight, args);
   }
   void batch_norm_forward(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
