@@ -28,5 +28,6 @@
 #include "tensor/cuda_settings.h"
 #include "tensor/device.h"
 #include "tensor/generator.h"
+#include "tensor/profiler.h"
 #include "tensor/raw.h"
 #include "tensor/tensor.h"

@@ -7,6 +7,7 @@
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
 #include "tensor/error.h"
+#include "tensor/profiler.h"
 #include "tensor/raw.h"
 
 namespace sepal {
@@ -50,6 +51,7 @@ Tensor record(const char* name, Tensor result, const std::vector<Tensor>& inputs
     if (t.defined() && t.same(result)) return result;
   auto node = std::make_shared<Node>();
   node->name = name;
+  if (profile::enabled()) node->profile_scope = profile::current_scope();
   node->backward = std::move(backward);
   node->edges.reserve(inputs.size());
   for (const Tensor& t : inputs) {
@@ -99,6 +101,7 @@ void add_into(std::unordered_map<Node*, Tensor>& pending, Node* node, const Tens
 
 void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph) {
   NoGradGuard no_grad;
+  const profile::Scope backward_phase = profile::Scope::replay(profile::current_scope(), profile::Phase::Backward);
   std::unordered_map<Node*, Tensor> pending;
   std::unordered_map<Node*, int> dependencies;
   std::vector<Node*> stack;
@@ -141,6 +144,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
       throw AutogradError("backward: trying to backward through the graph a second time (node " +
                           node->name + "): its saved tensors were freed; pass retain_graph=true to "
                           "the first backward() if you need to backward twice");
+    const profile::Scope node_scope = profile::Scope::replay(node->profile_scope, profile::Phase::Backward);
     Tensor grad = std::move(pending[node]);
     pending.erase(node);
     std::vector<bool> needs(node->edges.size());

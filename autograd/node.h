@@ -31,6 +31,9 @@ struct Node {
   std::vector<Edge> edges;
   BackwardFn backward;  // reset after a backward pass unless retain_graph
   bool released = false;
+  // The profiler's scope when the node was recorded (tensor/profiler.h), so its backward is booked
+  // under the layer that ran the forward; -1 when no profile was recording.
+  int32_t profile_scope = -1;
   // Releases the nodes this one keeps alive iteratively: letting each node's edges destroy the
   // next one recursively overflows the stack on deep graphs (a 100000-op chain).
   ~Node();

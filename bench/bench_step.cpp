@@ -19,11 +19,21 @@
 // Counters: images/s (items_per_second), conv_GFLOP/s (the convolution FLOPs of the step over its
 // time: 3 passes per convolution when training, minus conv1's unneeded input gradient) and
 // process_cpu_ms (CPU time of all threads per step).
+//
+// Profile instead of benchmarking: `bench_step --profile N [--workload finetune/b8_224] [--device
+// cpu|cuda] [--precision fp32|bf16]` builds the workload (two warm-up steps), runs N steps under a
+// profile::Session and prints the time per op kind and per layer (tensor/profiler.h), then exits
+// without running any benchmark, so the benchmark timings never run with the profiler on.
+// bench/profile_torch.py prints PyTorch's profile of the same workload in the same format and
+// joins the two.
 #include <benchmark/benchmark.h>
 
+#include <cstring>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "autograd/autocast.h"
 #include "bench/bench_common.h"
@@ -88,7 +98,12 @@ struct Workload {
       benchmark::DoNotOptimize(out.raw_data());
     } else {
       nn::NLLLoss criterion;
-      Tensor loss = criterion(model->forward(images), labels);
+      Tensor log_probs = model->forward(images);
+      Tensor loss;
+      {
+        const profile::Scope scope("loss");  // a profile books the loss and its backward here
+        loss = criterion(log_probs, labels);
+      }
       loss.backward();
       opt->step();
       opt->zero_grad();
@@ -129,17 +144,21 @@ void run_step(benchmark::State& state, Mode mode, int64_t batch, int64_t size, D
   cuda::set_allow_tf32(false);
 }
 
+struct Spec {
+  const char* name;
+  Mode mode;
+  int64_t batch, size;
+};
+const std::vector<Spec>& step_specs() {
+  static const std::vector<Spec> specs{{"finetune/b8_224", Mode::Finetune, 8, 224},
+                                       {"feature_extract/b8_224", Mode::FeatureExtract, 8, 224},
+                                       {"eval/b8_224", Mode::Eval, 8, 224},
+                                       {"finetune/b128_32", Mode::Finetune, 128, 32}};
+  return specs;
+}
+
 void register_all() {
-  struct Spec {
-    const char* name;
-    Mode mode;
-    int64_t batch, size;
-  };
-  const Spec specs[] = {{"finetune/b8_224", Mode::Finetune, 8, 224},
-                        {"feature_extract/b8_224", Mode::FeatureExtract, 8, 224},
-                        {"eval/b8_224", Mode::Eval, 8, 224},
-                        {"finetune/b128_32", Mode::Finetune, 128, 32}};
-  for (const Spec& s : specs)
+  for (const Spec& s : step_specs())
     for (const bool cuda : {false, true})
       for (const Precision precision : {Precision::Float32, Precision::BFloat16}) {
         const std::string name = std::string(cuda ? "BM_StepCuda/" : "BM_Step/") + s.name +
@@ -170,9 +189,47 @@ void register_all() {
     }
 }
 
+// --profile N [--workload W] [--device D] [--precision P]: prints the profile of N steps of W;
+// returns the exit status.
+int profile_main(int argc, char** argv) {
+  int64_t steps = 0;
+  std::string name = "finetune/b8_224", device = "cpu", precision = "fp32";
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (a == "--profile" && has_value) steps = std::atoll(argv[++i]);
+    else if (a == "--workload" && has_value) name = argv[++i];
+    else if (a == "--device" && has_value) device = argv[++i];
+    else if (a == "--precision" && has_value) precision = argv[++i];
+    else {
+      std::cerr << "bench_step --profile: unknown argument '" << a
+                << "' (usage: bench_step --profile N [--workload NAME] [--device cpu|cuda] [--precision fp32|bf16])\n";
+      return 2;
+    }
+  }
+  const Spec* spec = nullptr;
+  for (const Spec& s : step_specs())
+    if (name == s.name) spec = &s;
+  if (steps < 1 || !spec) {
+    std::cerr << "bench_step --profile: need N >= 1 and a workload of finetune/b8_224, feature_extract/b8_224, "
+                 "eval/b8_224, finetune/b128_32 (got N = " << steps << ", workload '" << name << "')\n";
+    return 2;
+  }
+  Workload& w = workload(spec->mode, spec->batch, spec->size, Device::parse(device), parse_precision(precision));
+  profile::Session session;
+  for (int64_t i = 0; i < steps; ++i) w.step();
+  const profile::Profile p = session.finish(steps);
+  std::cout << "sepal profile: BM_Step/" << name << " on " << device << ", " << precision << ", " << steps
+            << " steps, " << omp_get_max_threads() << " threads\n\n"
+            << profile::format_by_kind(p) << "\n" << profile::format_by_layer(p);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::strcmp(argv[i], "--profile") == 0) return profile_main(argc, argv);
   register_all();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

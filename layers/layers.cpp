@@ -114,7 +114,7 @@ Sequential::Sequential(const ModuleList& modules) : Module("Sequential") {
 void Sequential::push_back(ModulePtr module) { register_module(std::to_string(size()), std::move(module)); }
 Tensor Sequential::forward(const Tensor& input) {
   Tensor x = input;
-  for (const auto& [name, m] : named_children()) x = m->forward(x);
+  for (const auto& [name, m] : named_children()) x = (*m)(x);
   return x;
 }
 

@@ -64,6 +64,7 @@ void Module::add_child(const std::string& name, ModulePtr module, ModulePtr* slo
   for (const auto& [n, m] : children_)
     if (n == name) throw Error(type_name_ + ": a child named '" + name + "' is already registered (use replace_module)");
   if (slot) *slot = module;
+  module->scope_name_ = name;
   children_.emplace_back(name, std::move(module));
   child_slots_.push_back(slot);
 }
@@ -73,6 +74,7 @@ void Module::replace_module(const std::string& name, ModulePtr module) {
   for (size_t i = 0; i < children_.size(); ++i)
     if (children_[i].first == name) {
       if (child_slots_[i]) *child_slots_[i] = module;
+      module->scope_name_ = name;
       children_[i].second = std::move(module);
       return;
     }

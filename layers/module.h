@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "layers/state_dict.h"
+#include "tensor/profiler.h"
 #include "tensor/tensor.h"
 
 namespace sepal::nn {
@@ -30,7 +31,12 @@ class Module {
 
   // The layer's computation. Modules with one tensor in and one out override this.
   virtual Tensor forward(const Tensor& input) = 0;
-  Tensor operator()(const Tensor& input) { return forward(input); }
+  // forward() under this module's profiler scope (the name its parent registered it under), so a
+  // profile books its ops to "layer1.0.conv1": how parents call their children, (*conv1_)(x).
+  Tensor operator()(const Tensor& input) {
+    const profile::Scope scope(scope_name_);
+    return forward(input);
+  }
 
   // ---- parameters, buffers, children (registration order, dotted names) ----
   NamedTensors named_parameters(bool recurse = true) const;
@@ -95,6 +101,7 @@ class Module {
   void collect(const std::string& prefix, bool params, bool recurse, NamedTensors* out) const;
 
   std::string type_name_;
+  std::string scope_name_;  // the name this module was last registered under as a child ("" at the top)
   bool training_ = true;
   NamedTensors params_;
   NamedTensors buffers_;

@@ -1,6 +1,7 @@
 // resnet.cpp: torchvision's ResNet family (see resnet.h). Every child is registered with the
 // member that forward() calls it through, so a head swapped with replace_module("fc", ...) is
-// used at once.
+// used at once; children are called as (*child)(x), which books their work under their name in a
+// profile (tensor/profiler.h).
 #include "layers/resnet.h"
 
 #include "autograd/functions.h"
@@ -17,7 +18,7 @@ std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, int64_t kernel, int64_t st
 }  // namespace
 
 Tensor ResidualBlock::residual(const Tensor& out, const Tensor& x) const {
-  return (out + (downsample_ ? downsample_->forward(x) : x)).relu();
+  return (out + (downsample_ ? (*downsample_)(x) : x)).relu();
 }
 
 BasicBlock::BasicBlock(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample, Generator* gen)
@@ -31,8 +32,9 @@ BasicBlock::BasicBlock(int64_t inplanes, int64_t planes, int64_t stride, ModuleP
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
-  Tensor out = relu_->forward(bn1_->forward(conv1_->forward(x)));
-  out = bn2_->forward(conv2_->forward(out));
+  Tensor out = (*conv1_)(x);
+  out = (*relu_)((*bn1_)(out));
+  out = (*bn2_)((*conv2_)(out));
   return residual(out, x);
 }
 
@@ -49,9 +51,9 @@ Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, ModuleP
 }
 
 Tensor Bottleneck::forward(const Tensor& x) {
-  Tensor out = bn1_->forward(conv1_->forward(x)).relu();
-  out = bn2_->forward(conv2_->forward(out)).relu();
-  out = bn3_->forward(conv3_->forward(out));
+  Tensor out = (*bn1_)((*conv1_)(x)).relu();
+  out = (*bn2_)((*conv2_)(out)).relu();
+  out = (*bn3_)((*conv3_)(out));
   return residual(out, x);
 }
 
@@ -96,12 +98,13 @@ ResNet::ResNet(BlockKind block, std::array<int64_t, 4> layers, int64_t num_class
 Tensor ResNet::features(const Tensor& x) {
   if (x.dim() != 4 || x.size(1) != 3)
     throw ShapeError("ResNet: expected images [N, 3, H, W], got " + shape_str(x.shape()));
-  Tensor h = maxpool_->forward(relu_->forward(bn1_->forward(conv1_->forward(x))));
-  for (const ModulePtr& layer : layers_) h = layer->forward(h);
-  return avgpool_->forward(h).flatten(1);
+  Tensor h = (*conv1_)(x);
+  h = (*maxpool_)((*relu_)((*bn1_)(h)));
+  for (const ModulePtr& layer : layers_) h = (*layer)(h);
+  return (*avgpool_)(h).flatten(1);
 }
 
-Tensor ResNet::forward(const Tensor& x) { return fc_->forward(features(x)); }
+Tensor ResNet::forward(const Tensor& x) { return (*fc_)(features(x)); }
 
 std::shared_ptr<ResNet> resnet18(int64_t n, Generator* gen) { return std::make_shared<ResNet>(BlockKind::Basic, std::array<int64_t, 4>{2, 2, 2, 2}, n, gen); }
 std::shared_ptr<ResNet> resnet34(int64_t n, Generator* gen) { return std::make_shared<ResNet>(BlockKind::Basic, std::array<int64_t, 4>{3, 4, 6, 3}, n, gen); }

@@ -4,6 +4,7 @@
 #include "optim/optimizer.h"
 
 #include "autograd/grad_mode.h"
+#include "tensor/profiler.h"
 #include "tensor/raw.h"
 
 namespace sepal::optim {
@@ -129,12 +130,14 @@ void Optimizer::set_option(size_t group, const std::string& name, double value) 
 }
 
 void Optimizer::zero_grad(bool set_to_none) {
+  const profile::Scope scope("optimizer", profile::Phase::Optimizer);
   for (ParamGroup& g : groups_)
     for (Tensor& p : g.params_) p.zero_grad(set_to_none);
 }
 
 void Optimizer::step() {
   NoGradGuard no_grad;
+  const profile::Scope scope("optimizer", profile::Phase::Optimizer);
   // Check every gradient before changing anything, so a bad one leaves the optimizer as it was.
   struct Pending {
     size_t group;

@@ -4,6 +4,8 @@
 #include "tensor/backend.h"
 #include "tensor/cuda/memory_stats.h"
 #include "tensor/error.h"
+#include "tensor/profiler.h"
+#include "tensor/profiling_backend.h"
 
 namespace sepal {
 
@@ -61,7 +63,8 @@ std::string Device::str() const {
   return is_cpu() ? std::string("cpu") : "cuda:" + std::to_string(index);
 }
 
-Backend& backend_for(Device device) {
+namespace {
+Backend& device_backend(Device device) {
   if (device.is_cpu()) return cpu_backend();
 #ifdef SEPAL_WITH_CUDA
   int count = cuda_backend_device_count();
@@ -74,6 +77,13 @@ Backend& backend_for(Device device) {
                     " requested but sepal was built without CUDA support (configure with "
                     "-DSEPAL_CUDA=ON on a machine with the CUDA toolkit)");
 #endif
+}
+}  // namespace
+
+// While a profiling session records on this thread, every call goes through its timing wrapper.
+Backend& backend_for(Device device) {
+  Backend& backend = device_backend(device);
+  return profile::enabled() ? profile::profiling_backend(backend) : backend;
 }
 
 }  // namespace sepal

@@ -48,6 +48,8 @@ void declare_train_flags(Args& a) {
   a.toggle("--skip-bad-images", "skip (and count) unreadable images instead of stopping");
   a.value("--keep-last", "N", "epoch checkpoints to keep (epoch-NNNN.sepal) besides best.sepal", "1");
   a.value("--max-batches", "N", "stop each phase after N batches (quick checks)", "0");
+  a.value("--profile", "N", "after one warm-up step, time N train steps per op kind and per layer, print "
+          "the tables and exit (nothing is saved; see docs/performance.md)", "0");
   a.value("--demo-size", "PX", "built-in demo flowers: size of the generated images", "64");
 }
 
@@ -127,6 +129,9 @@ TrainConfig read_train_config(const Args& a) {
   c.skip_bad_images = a.on("--skip-bad-images");
   c.keep_last = a.integer("--keep-last", 1, 1000);
   c.max_batches = a.integer("--max-batches", 0, INT64_MAX);
+  c.profile_steps = a.integer("--profile", 0, 1000000);
+  if (c.profile_steps > 0 && c.cache_features)
+    throw UsageError("--profile times the whole train step: drop --cache-features");
   c.demo_size = a.integer("--demo-size", 64, 224);
   return c;
 }

@@ -45,6 +45,7 @@ struct TrainConfig {
   bool skip_bad_images = false;
   int64_t keep_last = 1;
   int64_t max_batches = 0;           // > 0: stop each phase after this many batches (smoke tests)
+  int64_t profile_steps = 0;         // > 0: profile this many train steps after a warm-up one, then exit
   int64_t demo_size = 64;            // built-in demo data: image size of the generated files
 
   double group_head_lr() const { return head_lr.value_or(lr); }

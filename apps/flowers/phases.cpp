@@ -26,16 +26,27 @@ std::vector<int64_t> predictions(const Tensor& scores) {
 }
 }  // namespace
 
+Tensor forward_loss(sepal::nn::Module& model, const sepal::data::Batch& batch, Tensor* log_probs) {
+  *log_probs = model(batch.images);
+  const sepal::profile::Scope scope("loss");
+  return sepal::nn::NLLLoss()(*log_probs, batch.labels);
+}
+
+void backward_step(const Tensor& loss, sepal::optim::Optimizer& opt) {
+  loss.backward();
+  opt.step();
+  opt.zero_grad();
+}
+
 TrainPhase train_phase(sepal::nn::Module& model, sepal::data::DataLoader& loader, sepal::optim::Optimizer& opt,
                        PhaseTotals& totals, int64_t first_batch, int64_t max_batches) {
   TrainPhase result;
   result.batch = first_batch;
   Progress progress("train", static_cast<int64_t>(loader.num_batches()));
-  sepal::nn::NLLLoss criterion;
   const int64_t images_before = totals.count;
   while (auto batch = loader.next()) {
-    Tensor log_probs = model(batch->images);
-    Tensor loss = criterion(log_probs, batch->labels);
+    Tensor log_probs;
+    Tensor loss = forward_loss(model, *batch, &log_probs);
     const double value = loss.item<double>();
     const int64_t n = batch->labels.shape()[0];
     if (!std::isfinite(value)) {
@@ -45,9 +56,7 @@ TrainPhase train_phase(sepal::nn::Module& model, sepal::data::DataLoader& loader
       progress.finish();
       return result;
     }
-    loss.backward();
-    opt.step();
-    opt.zero_grad();
+    backward_step(loss, opt);
     totals.loss_sum += value * n;
     totals.count += n;
     totals.correct += sepal::nn::count_correct(log_probs.detach(), batch->labels);

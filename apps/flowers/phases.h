@@ -26,6 +26,12 @@ struct TrainPhase {
   std::string message;
 };
 
+// The forward pass and the NLLLoss of one batch (the loss booked under "loss" in a profile);
+// *log_probs receives the model's output.
+sepal::Tensor forward_loss(sepal::nn::Module& model, const sepal::data::Batch& batch, sepal::Tensor* log_probs);
+// The backward pass of `loss`, the optimizer's step and zero_grad.
+void backward_step(const sepal::Tensor& loss, sepal::optim::Optimizer& opt);
+
 // Trains from the loader's current position to the end of its epoch (or until Ctrl-C, a
 // non-finite loss, or `max_batches` batches, 0 = no limit), adding to `totals`.
 TrainPhase train_phase(sepal::nn::Module& model, sepal::data::DataLoader& loader, sepal::optim::Optimizer& opt,

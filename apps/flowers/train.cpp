@@ -128,6 +128,7 @@ int run_training(const TrainConfig& c) {
   if (run.resume_from)
     if (std::optional<int> rc = resume_run(run)) return *rc;
   if (c.dry_run) return 0;
+  if (c.profile_steps > 0) return run_profile(run);
   if (run.meta.epoch >= c.epochs) {
     std::printf("nothing to do: the checkpoint has %lld epochs and --epochs is %lld\n",
                 static_cast<long long>(run.meta.epoch), static_cast<long long>(c.epochs));

@@ -2,6 +2,7 @@
 // loader, or over cached backbone features) and a valid phase, then the scheduler's step, the
 // history, the last/best checkpoints and the report. Ctrl-C saves a resumable checkpoint: mid-epoch
 // with the loader's position and the partial totals (a TrainingCursor), else at the epoch's end.
+// run_profile, for --profile, times a few steps instead (tensor/profiler.h).
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -185,6 +186,38 @@ void print_outcome(const TrainRun& run, const ckpt::CheckpointKeeper& keeper, in
 }
 
 }  // namespace
+
+int run_profile(TrainRun& run) {
+  const TrainConfig& c = run.c;
+  Loaders l = open_loaders(run);
+  set_train_mode(*run.model, c.mode);
+  int64_t epoch = run.meta.epoch;
+  l.train->start_epoch(epoch);
+  auto next_batch = [&] {  // a small data set wraps around into the next epoch
+    std::optional<data::Batch> b = l.train->next();
+    if (!b) {
+      l.train->start_epoch(++epoch);
+      b = l.train->next();
+    }
+    if (!b) throw sepal::Error("--profile: the train split yields no batch");
+    return std::move(*b);
+  };
+  auto step = [&](const data::Batch& batch) {
+    sepal::Tensor log_probs;
+    backward_step(forward_loss(*run.model, batch, &log_probs), *run.opt);
+    sepal::backend_for(run.device).synchronize();
+  };
+  step(next_batch());  // warm-up: convolution primitives, the allocator's cache, optimizer state
+  sepal::profile::Session session;
+  for (int64_t i = 0; i < c.profile_steps; ++i) step(next_batch());
+  const sepal::profile::Profile p = session.finish(c.profile_steps);
+  std::printf("\nprofile of %lld train steps after one warm-up step (batch %lld, %lld px, --mode %s, %s); waiting "
+              "for the data loader shows as (not in an op); nothing was saved\n\n%s\n%s",
+              static_cast<long long>(c.profile_steps), static_cast<long long>(c.batch_size),
+              static_cast<long long>(c.image_size), c.mode.c_str(), run.device.str().c_str(),
+              sepal::profile::format_by_kind(p).c_str(), sepal::profile::format_by_layer(p).c_str());
+  return 0;
+}
 
 int run_epochs(TrainRun& run) {
   const TrainConfig& c = run.c;

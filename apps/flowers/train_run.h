@@ -44,5 +44,8 @@ void set_up_run(TrainRun& run);
 std::optional<int> resume_run(TrainRun& run);
 // Trains from meta.epoch (and `start`) up to --epochs. Returns the exit code.
 int run_epochs(TrainRun& run);
+// --profile N: one warm-up train step, then N profiled ones; prints the time per op kind and per
+// layer and returns 0 without saving anything.
+int run_profile(TrainRun& run);
 
 }  // namespace flowers

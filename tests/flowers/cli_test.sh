@@ -40,7 +40,7 @@ run help 0 "$flowers" --help && expect help "train" && expect help "inspect"
 run train_help 0 "$flowers" train --help
 for flag in --data --arch --pretrained --init-from --mode --lr --head-lr --backbone-lr --optimizer --weight-decay \
             --scheduler --step-size --gamma --epochs --batch-size --image-size --workers --device --seed --out \
-            --resume --resume-policy --dry-run; do
+            --resume --resume-policy --dry-run --profile; do
   grep -q -- "$flag" "$work/train_help.out" || fail "train --help does not document $flag"
 done
 run bad_flag 2 "$flowers" train --bogus && expect bad_flag "unknown flag '--bogus'"
@@ -55,6 +55,20 @@ run version 0 "$flowers" version && expect version "^flowers \(sepal [0-9]" && e
 for flag in --precision --tf32 --cudnn-benchmark; do
   grep -q -- "$flag" "$work/train_help.out" || fail "train --help does not document $flag"
 done
+
+# ---- --profile: a few timed steps, the two tables, nothing saved ----
+run profile 0 "$flowers" train $small --profile 2 --out "$work/prof" --mode finetune &&
+  expect profile "profile of 2 train steps after one warm-up step" &&
+  expect profile "^op kind \(ms per step\) +calls +forward +backward +optimizer +total ms +% step" &&
+  expect profile "^conv2d_backward_weight +20 " && expect profile "^adam_step +2 " &&
+  expect profile "^layer \(ms per step\)" && expect profile "^layer1\.0\.conv1 " &&
+  expect profile "^optimizer " && expect profile "^step +- "
+for f in best.sepal last.sepal history.json; do
+  [ ! -e "$work/prof/$f" ] || fail "profile: --profile saved $f"
+done
+run bad_profile 2 "$flowers" train --profile -1 && expect bad_profile "--profile"
+run profile_cache 2 "$flowers" train --profile 1 --mode feature-extract --no-augment --cache-features &&
+  expect profile_cache "--cache-features"
 
 # ---- train two epochs on the built-in demo flowers ----
 run train 0 "$flowers" train $small --epochs 2 --out "$work/run1" --mode finetune --seed 3
