@@ -67,6 +67,8 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   backend_for(input.device()).batch_norm_forward(x, w, b, rm, rv, out, save_mean, save_invstd,
                                                  BatchNormArgs{training, momentum, eps});
   if (training) {
+    if (rm.defined()) rm.mark_modified();  // the backend updated them in place
+    if (rv.defined()) rv.mark_modified();
     if (running_mean.defined() && !running_mean.is_contiguous()) raw::copy_(running_mean, raw::reshape(rm, running_mean.shape()));
     if (running_var.defined() && !running_var.is_contiguous()) raw::copy_(running_var, raw::reshape(rv, running_var.shape()));
   }

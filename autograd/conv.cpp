@@ -8,6 +8,7 @@
 #include <string>
 
 #include "autograd/autocast.h"
+#include "autograd/functions.h"
 #include "autograd/nn_functions.h"
 #include "autograd/node.h"
 #include "tensor/error.h"
@@ -79,10 +80,8 @@ Shape conv2d_output_shape(const Tensor& input, const Tensor& weight, const Tenso
   return out;
 }
 
-}  // namespace
-
-Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Conv2dOptions& options) {
-  const Shape out_shape = conv2d_output_shape(input, weight, bias, options);
+// The backend's arguments, in the precision autocast asks for input (autograd/autocast.h).
+Conv2dArgs backend_args(const Tensor& input, const Conv2dOptions& options) {
   Conv2dArgs args;
   for (int i = 0; i < 2; ++i) {
     args.stride[i] = options.stride[i];
@@ -91,6 +90,14 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, con
   }
   args.groups = options.groups;
   args.precision = Autocast::for_tensor(input);  // kept by the backward closure with the rest
+  return args;
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Conv2dOptions& options) {
+  const Shape out_shape = conv2d_output_shape(input, weight, bias, options);
+  const Conv2dArgs args = backend_args(input, options);
 
   const Tensor x = raw::contiguous(input), w = raw::contiguous(weight);
   Backend& backend = backend_for(x.device());
@@ -121,6 +128,31 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, con
     if (needs[2]) grads[2] = raw::reduce(ReduceOp::Sum, g, {0, 2, 3}, false);
     return grads;
   });
+}
+
+Tensor conv2d_fused(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& residual, bool relu,
+                    const Conv2dOptions& options) {
+  const Shape out_shape = conv2d_output_shape(input, weight, bias, options);
+  if (residual.defined()) {
+    raw::check_same_device("conv2d_fused", input, residual);
+    raw::check_same_dtype("conv2d_fused", input, residual);
+    if (residual.shape() != out_shape)
+      throw ShapeError("conv2d_fused: residual " + shape_str(residual.shape()) + " does not match the output " +
+                       shape_str(out_shape) + " " + conv_shapes(input, weight));
+  }
+  const Tensor x = raw::contiguous(input);
+  // With gradients (or an empty input, C == 0, which the backends do not take), the composition.
+  if (autograd::any_requires_grad({input, weight, bias, residual}) || x.numel() == 0) {
+    Tensor out = conv2d(input, weight, bias, options);
+    if (residual.defined()) out = out + residual;
+    return relu ? out.relu() : out;
+  }
+  Tensor out = empty(out_shape, TensorOptions().dtype(x.dtype()).device(x.device()));
+  if (out.numel() == 0) return out;
+  const ConvEpilogue epilogue{bias.defined() ? raw::contiguous(bias) : bias,
+                              residual.defined() ? raw::contiguous(residual) : residual, relu};
+  backend_for(x.device()).conv2d_forward_fused(x, raw::contiguous(weight), out, backend_args(input, options), epilogue);
+  return out;
 }
 
 }  // namespace sepal

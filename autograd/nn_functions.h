@@ -23,6 +23,12 @@ struct Conv2dOptions {
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = Tensor(),
               const Conv2dOptions& options = {});
 
+// relu?(conv2d(input, weight, bias) + residual) (residual of the output's shape, or undefined):
+// one fused backend pass when no gradient is needed (Backend::conv2d_forward_fused), else the
+// composition of the differentiable ops, so gradients flow to every input as usual.
+Tensor conv2d_fused(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& residual,
+                    bool relu, const Conv2dOptions& options = {});
+
 // input [N, C, H, W] or [N, C]; running statistics [C] (may be undefined); weight/bias [C] (may
 // be undefined). training: batch statistics, and running statistics updated in place (running_var
 // with the unbiased variance), as torch.nn.functional.batch_norm.

@@ -1,7 +1,8 @@
 // resnet.cpp: torchvision's ResNet family (see resnet.h). Every child is registered with the
 // member that forward() calls it through, so a head swapped with replace_module("fc", ...) is
 // used at once; children are called as (*child)(x), which books their work under their name in a
-// profile (tensor/profiler.h).
+// profile (tensor/profiler.h). Every conv + BatchNorm (+ residual) + ReLU runs through conv_bn_act
+// (layers/conv_bn.h), which folds BatchNorm into the convolution in eval mode.
 #include "layers/resnet.h"
 
 #include "autograd/functions.h"
@@ -17,8 +18,12 @@ std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, int64_t kernel, int64_t st
 }
 }  // namespace
 
-Tensor ResidualBlock::residual(const Tensor& out, const Tensor& x) const {
-  return (out + (downsample_ ? (*downsample_)(x) : x)).relu();
+Tensor ResidualBlock::identity(const Tensor& x) {
+  if (!downsample_) return x;
+  // torchvision's downsample, Sequential(conv 1x1, BatchNorm), is a conv_bn_act unit too
+  if (auto* seq = dynamic_cast<Sequential*>(downsample_.get()); seq && seq->size() == 2)
+    return conv_bn_act((*seq)[0], (*seq)[1], fold_downsample_, x, nullptr);
+  return (*downsample_)(x);
 }
 
 BasicBlock::BasicBlock(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample, Generator* gen)
@@ -32,10 +37,9 @@ BasicBlock::BasicBlock(int64_t inplanes, int64_t planes, int64_t stride, ModuleP
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
-  Tensor out = (*conv1_)(x);
-  out = (*relu_)((*bn1_)(out));
-  out = (*bn2_)((*conv2_)(out));
-  return residual(out, x);
+  // relu(bn1(conv1(x))), then relu(bn2(conv2(.)) + identity(x))
+  const Tensor out = conv_bn_act(conv1_, bn1_, fold1_, x, relu_);
+  return conv_bn_act(conv2_, bn2_, fold2_, out, relu_, identity(x));
 }
 
 Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample, Generator* gen)
@@ -51,10 +55,9 @@ Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, ModuleP
 }
 
 Tensor Bottleneck::forward(const Tensor& x) {
-  Tensor out = (*bn1_)((*conv1_)(x)).relu();
-  out = (*bn2_)((*conv2_)(out)).relu();
-  out = (*bn3_)((*conv3_)(out));
-  return residual(out, x);
+  Tensor out = conv_bn_act(conv1_, bn1_, fold1_, x, relu_);
+  out = conv_bn_act(conv2_, bn2_, fold2_, out, relu_);
+  return conv_bn_act(conv3_, bn3_, fold3_, out, relu_, identity(x));
 }
 
 ResNet::ResNet(BlockKind block, std::array<int64_t, 4> layers, int64_t num_classes, Generator* gen)
@@ -98,8 +101,7 @@ ResNet::ResNet(BlockKind block, std::array<int64_t, 4> layers, int64_t num_class
 Tensor ResNet::features(const Tensor& x) {
   if (x.dim() != 4 || x.size(1) != 3)
     throw ShapeError("ResNet: expected images [N, 3, H, W], got " + shape_str(x.shape()));
-  Tensor h = (*conv1_)(x);
-  h = (*maxpool_)((*relu_)((*bn1_)(h)));
+  Tensor h = (*maxpool_)(conv_bn_act(conv1_, bn1_, fold1_, x, relu_));
   for (const ModulePtr& layer : layers_) h = (*layer)(h);
   return (*avgpool_)(h).flatten(1);
 }

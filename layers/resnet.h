@@ -11,18 +11,22 @@
 #include <memory>
 #include <string>
 
+#include "layers/conv_bn.h"
 #include "layers/layers.h"
 
 namespace sepal::nn {
 
-// What BasicBlock and Bottleneck share: the children both have and the residual sum.
+// What BasicBlock and Bottleneck share: the children both have and the residual branch. Each
+// conv + BatchNorm pair runs through conv_bn_act (layers/conv_bn.h), which folds and fuses them in
+// eval mode; the fold_* members cache the folded weights of each pair.
 class ResidualBlock : public Module {
  protected:
   using Module::Module;
-  // relu(out + downsample(x)), or relu(out + x) when the block has no downsample.
-  Tensor residual(const Tensor& out, const Tensor& x) const;
+  // downsample(x), or x when the block has no downsample.
+  Tensor identity(const Tensor& x);
   ModulePtr conv1_, bn1_, conv2_, bn2_, relu_;
   ModulePtr downsample_;  // null when the block has none
+  ConvBnFold fold1_, fold2_, fold3_, fold_downsample_;
 };
 
 class BasicBlock : public ResidualBlock {
@@ -55,6 +59,7 @@ class ResNet : public Module {
  private:
   int64_t feature_dim_;
   ModulePtr conv1_, bn1_, relu_, maxpool_, avgpool_, fc_;
+  ConvBnFold fold1_;  // the stem's conv1 + bn1
   std::array<ModulePtr, 4> layers_;  // layer1..layer4
 };
 

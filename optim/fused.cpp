@@ -61,6 +61,9 @@ void adam_step_fused(const std::vector<AdamTensorSet>& sets, const AdamStepArgs&
     parts[{{static_cast<int>(p.device().type), p.device().index}, static_cast<int>(p.dtype())}].push_back(sets[k]);
   }
   for (auto& [key, part] : parts) backend_for(part.front().param.device()).adam_step(part, args);
+  for (const AdamTensorSet& s : sets)
+    for (const Tensor* t : {&s.param, &s.exp_avg, &s.exp_avg_sq, &s.max_exp_avg_sq})
+      if (t->defined()) t->mark_modified();
 }
 
 void adam_step_per_tensor(const std::vector<AdamTensorSet>& sets, const AdamStepArgs& a) {

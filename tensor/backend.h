@@ -52,6 +52,15 @@ struct Conv2dArgs {
   Precision precision = Precision::Float32;  // BFloat16: operands rounded, float32 accumulation
 };
 
+// What a fused convolution applies to each output element after the convolution, in this order:
+// + bias[k] (a [K] tensor, when defined), + residual (out's shape, when defined), then ReLU.
+struct ConvEpilogue {
+  Tensor bias, residual;
+  bool relu = false;
+  // The epilogue's kind (which parts it has), for plan caches: 0..7.
+  int64_t kind() const { return (bias.defined() ? 1 : 0) | (residual.defined() ? 2 : 0) | (relu ? 4 : 0); }
+};
+
 struct BatchNormArgs {
   bool training = true;
   double momentum = 0.1;
@@ -115,6 +124,11 @@ class Backend {
   // out [N, K, P, Q] = conv(input [N, C, H, W], weight [K, C/groups, R, S]); no bias.
   virtual void conv2d_forward(const Tensor& input, const Tensor& weight, const Tensor& out,
                               const Conv2dArgs& args) = 0;
+  // out = epilogue(conv(input, weight)), for inference (no backward follows): bias, residual and
+  // ReLU applied as ConvEpilogue says, in one pass where the backend can (oneDNN post-ops). The
+  // epilogue's tensors are contiguous, of input's dtype and device; residual does not alias out.
+  virtual void conv2d_forward_fused(const Tensor& input, const Tensor& weight, const Tensor& out,
+                                    const Conv2dArgs& args, const ConvEpilogue& epilogue) = 0;
   // grad_input [N, C, H, W] from grad_out [N, K, P, Q] and weight (overwrites grad_input).
   virtual void conv2d_backward_input(const Tensor& grad_out, const Tensor& weight,
                                      const Tensor& grad_input, const Conv2dArgs& args) = 0;

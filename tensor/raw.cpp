@@ -98,6 +98,7 @@ void copy_(const Tensor& dst, const Tensor& src) {
   if (dst.numel() == 0) return;
   if (dst.device() == from.device()) {
     backend_for(dst.device()).copy(from, dst);
+    dst.mark_modified();
     return;
   }
   // Across devices: stage a contiguous copy of the source in the destination dtype, move the
@@ -115,11 +116,13 @@ void copy_(const Tensor& dst, const Tensor& src) {
     backend_for(landing.device()).copy_from_host(landing.raw_data(), host.raw_data(), nbytes);
   }
   if (!direct) backend_for(dst.device()).copy(expand(landing, dst.shape()), dst);
+  dst.mark_modified();
 }
 
 void fill_(const Tensor& dst, double value) {
   check_defined("fill_", dst, "destination");
   if (dst.numel() > 0) backend_for(dst.device()).fill(dst, value);
+  dst.mark_modified();
 }
 
 Tensor scalar_like(const Tensor& x, double value) { return full({}, value, options_of(x)); }
@@ -185,6 +188,7 @@ void binary_(BinaryOp op, const Tensor& a, const Tensor& b) {
     throw Error(std::string(name) + "_: in-place destination must be contiguous, got strides " +
                 shape_str(a.strides()));
   if (a.numel() > 0) backend_for(a.device()).binary(op, a, expand(b, shape), a);
+  a.mark_modified();
 }
 
 Tensor binary_backward(BinaryOp op, int input, const Tensor& grad, const Tensor& a, const Tensor& b) {

@@ -6,6 +6,11 @@
 
 namespace sepal {
 
+uint64_t StorageImpl::next_version() {
+  static std::atomic<uint64_t> counter{0};
+  return counter.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
 StorageImpl::StorageImpl(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
   data_ = backend_for(device).allocate(nbytes);
 }

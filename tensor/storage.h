@@ -3,8 +3,20 @@
 // backend allocator (a caching allocator on both CPU and CUDA), or is an outside CPU buffer
 // (from_blob) that the storage wraps without copying: it never frees it itself, and calls the
 // optional deleter when the last tensor over it goes.
+//
+// Every storage carries a version: a number drawn from one process-wide counter when the storage
+// is made and again after each in-place write through the raw layer (copy_, fill_, binary_),
+// BatchNorm's running-statistics update and the fused optimizer step. Two reads of the same
+// version therefore saw the same bytes, and a version is never reused, not even by a later
+// storage at the same address, so a cache keyed by versions (the folded Conv+BatchNorm weights,
+// layers/conv_bn.h) never mistakes new contents for old. Writes through data_ptr()/raw_data()
+// are not seen: a caller writing that way into a tensor others may have cached calls
+// mark_modified(). Outside memory (from_blob) may change behind our back, so its version is new
+// on every read.
 #pragma once
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 
@@ -28,6 +40,10 @@ class StorageImpl {
   Device device() const { return device_; }
   // True for outside memory: something other than the tensors may read or write it.
   bool external() const { return external_; }
+  // The version of the contents (see the top of this file).
+  uint64_t version() const { return external_ ? next_version() : version_.load(std::memory_order_acquire); }
+  // Records an in-place write: the contents get a new version.
+  void mark_modified() { version_.store(next_version(), std::memory_order_release); }
 
  private:
   void* data_ = nullptr;
@@ -35,6 +51,8 @@ class StorageImpl {
   Device device_;
   bool external_ = false;
   Deleter deleter_;
+  static uint64_t next_version();
+  std::atomic<uint64_t> version_{next_version()};
 };
 
 using Storage = std::shared_ptr<StorageImpl>;

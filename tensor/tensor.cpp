@@ -49,6 +49,9 @@ void* Tensor::raw_data() const {
   return static_cast<char*>(impl.storage->data()) + impl.offset * dtype_size(impl.dtype);
 }
 
+uint64_t Tensor::version() const { return checked(impl_).storage->version(); }
+void Tensor::mark_modified() const { checked(impl_).storage->mark_modified(); }
+
 void Tensor::check_dtype(DType expected, const char* op) const {
   if (dtype() != expected)
     throw DTypeError(std::string(op) + ": expected a " + dtype_name(expected) + " tensor, got " +

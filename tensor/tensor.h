@@ -81,6 +81,10 @@ class Tensor {
     return static_cast<T*>(raw_data());
   }
   void* raw_data() const;
+  // The version of the storage's contents, and the call recording a write made through
+  // data_ptr()/raw_data() (the raw layer's in-place ops record theirs; tensor/storage.h).
+  uint64_t version() const;
+  void mark_modified() const;
   // The single element of a one-element tensor, copied to the host.
   template <typename T = double> T item() const;
   // All elements, contiguous and on the host, converted to T.

@@ -10,6 +10,9 @@ namespace sepal::cpu {
 
 // im2col + cblas GEMM, one image and group at a time; float32 or float64.
 void im2col_conv2d_forward(const Tensor& input, const Tensor& weight, const Tensor& out, const Conv2dArgs& args);
+// The plain forward, then the epilogue (bias, residual, ReLU) in one pass over out.
+void im2col_conv2d_forward_fused(const Tensor& input, const Tensor& weight, const Tensor& out, const Conv2dArgs& args,
+                                 const ConvEpilogue& epilogue);
 void im2col_conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Tensor& grad_input,
                                   const Conv2dArgs& args);
 void im2col_conv2d_backward_weight(const Tensor& grad_out, const Tensor& input, const Tensor& grad_weight,
@@ -17,6 +20,9 @@ void im2col_conv2d_backward_weight(const Tensor& grad_out, const Tensor& input, 
 
 // oneDNN primitives (cached per shape); float32 only.
 void onednn_conv2d_forward(const Tensor& input, const Tensor& weight, const Tensor& out, const Conv2dArgs& args);
+// forward_inference with the epilogue as oneDNN post-ops.
+void onednn_conv2d_forward_fused(const Tensor& input, const Tensor& weight, const Tensor& out, const Conv2dArgs& args,
+                                 const ConvEpilogue& epilogue);
 void onednn_conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Tensor& grad_input,
                                   const Conv2dArgs& args);
 void onednn_conv2d_backward_weight(const Tensor& grad_out, const Tensor& input, const Tensor& grad_weight,

@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "tensor/cpu/conv.h"
+#include "tensor/kernels/conv_epilogue.h"
+#include "tensor/kernels/layouts.h"
 
 namespace sepal::cpu {
 
@@ -104,6 +106,20 @@ void im2col_conv2d_forward(const Tensor& input, const Tensor& weight, const Tens
         gemm<T>(false, false, g.Kg, g.col_cols(), g.col_rows(), w + gi * g.Kg * g.col_rows(), g.col_rows(),
                 col.data(), g.col_cols(), T(0), group_ptr(y, n, gi, g.G, g.Kg, g.P * g.Q), g.col_cols());
       }
+  });
+}
+
+void im2col_conv2d_forward_fused(const Tensor& input, const Tensor& weight, const Tensor& out, const Conv2dArgs& args,
+                                 const ConvEpilogue& epilogue) {
+  im2col_conv2d_forward(input, weight, out, args);
+  dispatch_floating(input.dtype(), "conv2d_fused", [&]<typename T>() {
+    const kernels::ConvEpilogueOp<T> op{kernels::ptr_or_null<T>(epilogue.bias),
+                                        kernels::ptr_or_null<T>(epilogue.residual), epilogue.relu, out.size(1),
+                                        out.size(2) * out.size(3)};
+    T* y = out.data_ptr<T>();
+    const int64_t n = out.numel();
+#pragma omp parallel for if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) y[i] = op(i, y[i]);
   });
 }
 

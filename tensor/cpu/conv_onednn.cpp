@@ -1,5 +1,5 @@
 // conv_onednn.cpp: float32 CPU convolution through oneDNN (forward_training, backward_data and
-// backward_weights primitives), and the CpuBackend conv methods, which send float32 here and
+// backward_weights primitives; forward_inference with post-ops for the fused forward), and the CpuBackend conv methods, which send float32 here and
 // float64 (which oneDNN lacks) to conv_im2col.cpp.
 //
 // Per distinct convolution (shapes, arguments and OpenMP thread count, since oneDNN plans its
@@ -187,36 +187,59 @@ void round_to_bf16_values(const float* in, float* out, size_t count) {
   for (int64_t i = 0; i < n; ++i) out[i] = kernels::bf16_round(in[i]);
 }
 
-// Runs one pass on our plain buffers: reorders the inputs into the chosen layouts where they
-// differ (and rounds them for emulated bf16), runs the primitive, and reorders the output back.
-void run(const Pass& p, const void* in0, const void* in1, void* out) {
+// The memories of one primitive execution over our plain buffers: inputs reordered into the
+// chosen layouts where they differ (and rounded for emulated bf16), the output in the chosen
+// layout, and the scratchpad. The buffers it allocates stay alive until finish() has waited for
+// the stream.
+class Execution {
+ public:
   const dnnl::engine& e = cpu_engine();
   dnnl::stream& s = cpu_stream();
-  std::vector<Tensor> buffers;  // reordered copies and the scratchpad, alive until the stream is done
-  auto buffer = [&](const memory::desc& md) {
-    buffers.push_back(empty({static_cast<int64_t>(md.get_size())}, DType::UInt8));
-    return memory(md, e, buffers.back().raw_data());
-  };
-  auto input = [&](const Operand& o, const void* ptr) {
+  std::unordered_map<int, memory> args;
+
+  memory buffer(const memory::desc& md) {
+    buffers_.push_back(empty({static_cast<int64_t>(md.get_size())}, DType::UInt8));
+    return memory(md, e, buffers_.back().raw_data());
+  }
+  void input(const Operand& o, const void* ptr, bool round_inputs) {
     memory user(o.plain, e, const_cast<void*>(ptr));
-    if (o.direct() && !p.round_inputs) return user;
+    if (o.direct() && !round_inputs) return void(args.insert({o.arg, user}));
     memory chosen = buffer(o.chosen);
     if (!o.direct()) o.reorder.execute(s, user, chosen);
-    if (p.round_inputs) {
+    if (round_inputs) {
       s.wait();
       const float* from = static_cast<const float*>(o.direct() ? ptr : chosen.get_data_handle());
       round_to_bf16_values(from, static_cast<float*>(chosen.get_data_handle()), o.chosen.get_size() / sizeof(float));
     }
-    return chosen;
-  };
-  std::unordered_map<int, memory> args{{p.in0.arg, input(p.in0, in0)}, {p.in1.arg, input(p.in1, in1)}};
-  memory user_out(p.out.plain, e, out);
-  memory result = p.out.direct() ? user_out : buffer(p.out.chosen);
-  args.insert({p.out.arg, result});
-  if (p.scratchpad.get_size() > 0) args.insert({DNNL_ARG_SCRATCHPAD, buffer(p.scratchpad)});
-  p.primitive.execute(s, args);
-  if (!p.out.direct()) p.out.reorder.execute(s, result, user_out);
-  s.wait();
+    args.insert({o.arg, chosen});
+  }
+  // The output, in the chosen layout (a buffer, unless that is the plain layout).
+  memory output(const Operand& o, void* ptr) {
+    user_out_ = memory(o.plain, e, ptr);
+    memory result = o.direct() ? user_out_ : buffer(o.chosen);
+    args.insert({o.arg, result});
+    return result;
+  }
+  // Runs the primitive, reorders the output back to our layout, and waits.
+  void finish(const Pass& p) {
+    if (p.scratchpad.get_size() > 0) args.insert({DNNL_ARG_SCRATCHPAD, buffer(p.scratchpad)});
+    p.primitive.execute(s, args);
+    if (!p.out.direct()) p.out.reorder.execute(s, args.at(p.out.arg), user_out_);
+    s.wait();
+  }
+
+ private:
+  std::vector<Tensor> buffers_;  // reordered copies and the scratchpad
+  memory user_out_;
+};
+
+// Runs one pass on our plain buffers.
+void run(const Pass& p, const void* in0, const void* in1, void* out) {
+  Execution x;
+  x.input(p.in0, in0, p.round_inputs);
+  x.input(p.in1, in1, p.round_inputs);
+  x.output(p.out, out);
+  x.finish(p);
 }
 
 // oneDNN reports failures as dnnl::error; sepal callers expect sepal::Error naming the op.
@@ -256,11 +279,92 @@ void onednn_conv2d_backward_weight(const Tensor& grad_out, const Tensor& input, 
   });
 }
 
+// ---- fused inference forward (conv2d_forward_fused) ----
+// A forward_inference convolution with the epilogue as oneDNN attributes: the bias as the
+// primitive's bias, the residual as a sum post-op (the output buffer starts as the residual,
+// reordered into the chosen layout), ReLU as an eltwise post-op after it. One plan per
+// convolution, precision (bf16 under autocast, as ConvPlan) and epilogue kind, in a cache of its
+// own beside ConvPlan's.
+namespace {
+
+struct InferencePlan {
+  Pass pass;  // in0 src, in1 weights, out dst
+  memory::desc bias;
+  dnnl::reorder residual_in;  // plain dst -> chosen dst, to start the sum post-op from
+
+  InferencePlan(const ConvDims& d, const ConvEpilogue& epilogue) {
+    dnnl::post_ops ops;
+    if (epilogue.residual.defined()) ops.append_sum(1.0f);
+    if (epilogue.relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    dnnl::primitive_attr attr = user_scratchpad();
+    attr.set_post_ops(ops);
+    const auto prop = dnnl::prop_kind::forward_inference;
+    const auto algo = dnnl::algorithm::convolution_direct;
+    if (epilogue.bias.defined()) bias = memory::desc({d.dst[1]}, memory::data_type::f32, Tag::x);
+    const auto desc = epilogue.bias.defined()
+                          ? dnnl::convolution_forward::desc(prop, algo, d.any_input(d.src), d.any_input(d.weights),
+                                                            bias, d.any_output(d.dst), d.strides, d.dilates,
+                                                            d.padding, d.padding)
+                          : dnnl::convolution_forward::desc(prop, algo, d.any_input(d.src), d.any_input(d.weights),
+                                                            d.any_output(d.dst), d.strides, d.dilates, d.padding,
+                                                            d.padding);
+    const dnnl::convolution_forward::primitive_desc pd(desc, attr, cpu_engine());
+    pass = {dnnl::convolution_forward(pd), pd.scratchpad_desc(),
+            make_operand(DNNL_ARG_SRC, d.plain_src(), pd.src_desc(), false),
+            make_operand(DNNL_ARG_WEIGHTS, d.plain_weights(), pd.weights_desc(), false),
+            make_operand(DNNL_ARG_DST, d.plain_dst(), pd.dst_desc(), true)};
+    pass.round_inputs = d.round_inputs;
+    if (epilogue.residual.defined())  // a plain copy when the layouts coincide
+      residual_in = dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), d.plain_dst(), cpu_engine(),
+                                                                pd.dst_desc()));
+  }
+
+  void run(const Tensor& input, const Tensor& weight, const Tensor& out, const ConvEpilogue& epilogue) const {
+    Execution x;
+    x.input(pass.in0, input.raw_data(), pass.round_inputs);
+    x.input(pass.in1, weight.raw_data(), pass.round_inputs);
+    if (epilogue.bias.defined()) x.args.insert({DNNL_ARG_BIAS, memory(bias, x.e, epilogue.bias.raw_data())});
+    memory result = x.output(pass.out, out.raw_data());
+    if (epilogue.residual.defined()) {
+      memory residual(pass.out.plain, x.e, epilogue.residual.raw_data());
+      residual_in.execute(x.s, residual, result);
+    }
+    x.finish(pass);
+  }
+};
+
+InferencePlan& inference_plan_for(const Tensor& image, const Tensor& weight, const Tensor& out, const Conv2dArgs& a,
+                                  const ConvEpilogue& epilogue) {
+  static std::mutex mutex;
+  static ConvPlanCache<InferencePlan, 4> plans;
+  const cpu::Bf16Kernels bf16 = cpu::effective_bf16_kernels();
+  const auto key = conv_plan_key(image, weight, a, a.precision, bf16, omp_get_max_threads(), epilogue.kind());
+  std::lock_guard<std::mutex> lock(mutex);
+  std::unique_ptr<InferencePlan>& plan = plans[key];
+  if (!plan) plan = std::make_unique<InferencePlan>(ConvDims(image, weight, out, a, bf16), epilogue);
+  return *plan;
+}
+
+}  // namespace
+
+void onednn_conv2d_forward_fused(const Tensor& input, const Tensor& weight, const Tensor& out, const Conv2dArgs& args,
+                                 const ConvEpilogue& epilogue) {
+  with_onednn("conv2d_fused", input, weight, [&] {
+    inference_plan_for(input, weight, out, args, epilogue).run(input, weight, out, epilogue);
+  });
+}
+
 // ---- CpuBackend: float32 on oneDNN, float64 on im2col ----
 void CpuBackend::conv2d_forward(const Tensor& input, const Tensor& weight, const Tensor& out,
                                 const Conv2dArgs& args) {
   if (input.dtype() == DType::Float32) onednn_conv2d_forward(input, weight, out, args);
   else im2col_conv2d_forward(input, weight, out, args);
+}
+
+void CpuBackend::conv2d_forward_fused(const Tensor& input, const Tensor& weight, const Tensor& out,
+                                      const Conv2dArgs& args, const ConvEpilogue& epilogue) {
+  if (input.dtype() == DType::Float32) onednn_conv2d_forward_fused(input, weight, out, args, epilogue);
+  else im2col_conv2d_forward_fused(input, weight, out, args, epilogue);
 }
 
 void CpuBackend::conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Tensor& grad_input,

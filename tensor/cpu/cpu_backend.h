@@ -29,6 +29,8 @@ class CpuBackend final : public Backend {
   void matmul(const Tensor& a, const Tensor& b, const Tensor& out, Precision precision) override;
   // conv_onednn.cpp (float32 on oneDNN, float64 on conv_im2col.cpp)
   void conv2d_forward(const Tensor& input, const Tensor& weight, const Tensor& out, const Conv2dArgs& args) override;
+  void conv2d_forward_fused(const Tensor& input, const Tensor& weight, const Tensor& out, const Conv2dArgs& args,
+                           const ConvEpilogue& epilogue) override;
   void conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Tensor& grad_input,
                              const Conv2dArgs& args) override;
   void conv2d_backward_weight(const Tensor& grad_out, const Tensor& input, const Tensor& grad_weight,

@@ -35,9 +35,12 @@
 #include "tensor/cuda/check.h"
 #include "tensor/cuda/conv_algos.h"
 #include "tensor/cuda/cuda_backend.h"
+#include "tensor/cuda/elementwise.cuh"
 #include "tensor/cuda/device_guard.h"
 #include "tensor/cuda/handles.h"
 #include "tensor/cuda_settings.h"
+#include "tensor/kernels/conv_epilogue.h"
+#include "tensor/kernels/layouts.h"
 
 namespace sepal::cuda {
 
@@ -385,5 +388,28 @@ void CudaBackend::conv2d_backward_weight(const Tensor&, const Tensor&, const Ten
 }
 
 #endif  // SEPAL_WITH_CUDNN
+
+// ---- fused inference forward: the convolution above, then the epilogue in one grid-stride pass
+// (the shared per-element math of tensor/kernels/conv_epilogue.h) ----
+namespace {
+template <typename T>
+__global__ void __launch_bounds__(kBlockSize) conv_epilogue_kernel(T* out, int64_t n, kernels::ConvEpilogueOp<T> op) {
+  for (int64_t i = global_thread_index(); i < n; i += grid_stride()) out[i] = op(i, out[i]);
+}
+}  // namespace
+
+void CudaBackend::conv2d_forward_fused(const Tensor& input, const Tensor& weight, const Tensor& out,
+                                       const Conv2dArgs& args, const ConvEpilogue& epilogue) {
+  conv2d_forward(input, weight, out, args);
+  DeviceGuard guard(index_);
+  dispatch_floating(input.dtype(), "conv2d_fused", [&]<typename T>() {
+    const kernels::ConvEpilogueOp<T> op{kernels::ptr_or_null<T>(epilogue.bias),
+                                        kernels::ptr_or_null<T>(epilogue.residual), epilogue.relu, out.size(1),
+                                        out.size(2) * out.size(3)};
+    const int64_t n = out.numel();
+    conv_epilogue_kernel<T><<<grid_for(n), kBlockSize>>>(out.data_ptr<T>(), n, op);
+    SEPAL_CUDA_CHECK_LAUNCH();
+  });
+}
 
 }  // namespace sepal::cuda

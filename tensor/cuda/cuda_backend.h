@@ -63,6 +63,9 @@ class CudaBackend final : public Backend {
 
   // ---- convolution (conv.cu: cuDNN, or a CudaError in a build without it) ----
   void conv2d_forward(const Tensor& input, const Tensor& weight, const Tensor& out, const Conv2dArgs& args) override;
+  // conv2d_forward, then the epilogue kernel (conv.cu)
+  void conv2d_forward_fused(const Tensor& input, const Tensor& weight, const Tensor& out, const Conv2dArgs& args,
+                            const ConvEpilogue& epilogue) override;
   void conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Tensor& grad_input,
                              const Conv2dArgs& args) override;
   void conv2d_backward_weight(const Tensor& grad_out, const Tensor& input, const Tensor& grad_weight,
