@@ -18,6 +18,7 @@
 #include "data/transforms.h"
 #include "io/json.h"
 #include "io/utf8.h"
+#include "layers/conv_bn.h"
 #include "layers/init.h"
 #include "layers/layers.h"
 #include "layers/loss.h"

@@ -8,6 +8,9 @@
 //                                (BatchNorm uses its running statistics) and records no graph
 //   BM_Step/eval/b8_224          the forward alone under NoGradGuard, eval mode (validation)
 //   BM_Step/finetune/b128_32     finetune on 32 px images, batch 128 (CIFAR-sized)
+//   BM_Step/{eval,feature_extract}_unfused/b8_224
+//                                the same with Conv+BatchNorm folding off (nn::set_conv_bn_folding),
+//                                the baseline its speed-up is read against in the same run
 //   BM_Step/<workload>/bf16      the same under bf16 autocast (autograd/autocast.h: convolutions and
 //                                matmuls in bfloat16, float32 accumulation, everything else float32)
 //   BM_StepCuda/...              the same on CUDA (skipped without a device), plus finetune at
@@ -116,19 +119,21 @@ struct Workload {
 Workload& workload(Mode mode, int64_t batch, int64_t size, Device device, Precision precision) {
   static std::map<std::string, std::unique_ptr<Workload>> cache;
   const std::string key = std::to_string(static_cast<int>(mode)) + "/" + std::to_string(batch) + "/" +
-                          std::to_string(size) + "/" + device.str() + "/" + precision_name(precision);
+                          std::to_string(size) + "/" + device.str() + "/" + precision_name(precision) +
+                          (nn::conv_bn_folding() ? "" : "/unfused");
   auto& w = cache[key];
   if (!w) w = std::make_unique<Workload>(mode, batch, size, device, precision);
   return *w;
 }
 
 void run_step(benchmark::State& state, Mode mode, int64_t batch, int64_t size, Device device, Precision precision,
-              bool tf32 = false) {
+              bool tf32 = false, bool fold = true) {
   if (device.is_cuda() && !cuda_available()) {
     state.SkipWithError("no CUDA device");
     return;
   }
   cuda::set_allow_tf32(tf32);
+  nn::set_conv_bn_folding(fold);
   Workload& w = workload(mode, batch, size, device, precision);
   double cpu_ms = 0;
   for (auto _ : state) {
@@ -142,18 +147,22 @@ void run_step(benchmark::State& state, Mode mode, int64_t batch, int64_t size, D
   state.counters["process_cpu_ms"] = benchmark::Counter(cpu_ms, benchmark::Counter::kAvgIterations);
   sepal_bench::thread_context(state);
   cuda::set_allow_tf32(false);
+  nn::set_conv_bn_folding(true);
 }
 
 struct Spec {
   const char* name;
   Mode mode;
   int64_t batch, size;
+  bool fold = true;  // false: Conv+BatchNorm folding off, the baseline of the folded workloads
 };
 const std::vector<Spec>& step_specs() {
   static const std::vector<Spec> specs{{"finetune/b8_224", Mode::Finetune, 8, 224},
                                        {"feature_extract/b8_224", Mode::FeatureExtract, 8, 224},
                                        {"eval/b8_224", Mode::Eval, 8, 224},
-                                       {"finetune/b128_32", Mode::Finetune, 128, 32}};
+                                       {"finetune/b128_32", Mode::Finetune, 128, 32},
+                                       {"feature_extract_unfused/b8_224", Mode::FeatureExtract, 8, 224, false},
+                                       {"eval_unfused/b8_224", Mode::Eval, 8, 224, false}};
   return specs;
 }
 
@@ -165,7 +174,7 @@ void register_all() {
                                  (precision == Precision::BFloat16 ? "/bf16" : "");
         const Device device = cuda ? Device::cuda() : Device::cpu();
         benchmark::RegisterBenchmark(name.c_str(), [s, device, precision](benchmark::State& st) {
-          run_step(st, s.mode, s.batch, s.size, device, precision);
+          run_step(st, s.mode, s.batch, s.size, device, precision, false, s.fold);
         })
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime()
