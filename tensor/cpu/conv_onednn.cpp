@@ -1,6 +1,7 @@
 // conv_onednn.cpp: float32 CPU convolution through oneDNN (forward_training, backward_data and
-// backward_weights primitives; forward_inference with post-ops for the fused forward), and the CpuBackend conv methods, which send float32 here and
-// float64 (which oneDNN lacks) to conv_im2col.cpp.
+// backward_weights primitives; forward_inference with post-ops for the fused forward), and the
+// CpuBackend conv methods, which send float32 here and float64 (which oneDNN lacks) to
+// conv_im2col.cpp.
 //
 // Per distinct convolution (shapes, arguments and OpenMP thread count, since oneDNN plans its
 // work split for the thread count at creation) the primitive descriptors, primitives and the

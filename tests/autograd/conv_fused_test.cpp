@@ -8,6 +8,7 @@
 #include <cmath>
 #include <string>
 
+#include "autograd/autocast.h"
 #include "autograd/functions.h"
 #include "autograd/grad_mode.h"
 #include "common/expect_error.h"
@@ -77,6 +78,20 @@ TEST_P(ConvFused, ResNetShapesWithResidualAndRelu) {
 
 INSTANTIATE_TEST_SUITE_P(Dtypes, ConvFused, ::testing::Values(DType::Float32, DType::Float64),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+// Under bf16 autocast the fused pass rounds its operands to bfloat16 as conv2d does (float32
+// accumulation in both), so the two differ only by the order of float32 sums.
+TEST(ConvFusedAutocast, Bf16MatchesTheCompositionInBf16) {
+  NoGradGuard no_grad;
+  AutocastGuard bf16(Precision::BFloat16);
+  const Conv2dOptions o{{1, 1}, {1, 1}};
+  Tensor x = randn({2, 16, 10, 10}), w = randn({16, 16, 3, 3}), b = randn({16}), r = randn({2, 16, 10, 10});
+  const Tensor fused = conv2d_fused(x, w, b, r, true, o), want = composed(x, w, b, r, true, o);
+  EXPECT_EQ(fused.dtype(), DType::Float32);
+  EXPECT_LE(scaled_error(fused, want), 1e-4);
+  AutocastGuard fp32(Precision::Float32);
+  EXPECT_GT(scaled_error(want, composed(x, w, b, r, true, o)), 1e-4) << "bf16 rounding shows against float32";
+}
 
 TEST(ConvFusedErrors, ResidualMustHaveTheOutputShape) {
   Tensor x = randn({1, 2, 5, 5}), w = randn({3, 2, 3, 3});

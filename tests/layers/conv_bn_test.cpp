@@ -9,6 +9,7 @@
 #include <cmath>
 #include <string>
 
+#include "autograd/autocast.h"
 #include "autograd/functions.h"
 #include "autograd/grad_mode.h"
 #include "layers/conv_bn.h"
@@ -196,6 +197,19 @@ TEST(ConvBnFoldConditions, InputGradientsThroughAFoldedModel) {
   const Tensor folded = input_grad(true), unfused = input_grad(false);
   EXPECT_LE(scaled_error(folded, unfused), 1e-12);
   EXPECT_GT(folded.abs().max().item<double>(), 0.0);
+}
+
+// Under bf16 autocast the folded weights are rounded to bfloat16 instead of the unfolded ones, so
+// the two agree to bfloat16's precision (8 bits: 2^-8 = 3.9e-3 relative per operand), not better.
+TEST(ConvBnFoldConditions, Bf16AutocastFoldsWithinBf16Rounding) {
+  nn::BasicBlock block(32, 32, 1, nullptr);
+  make_trained(block, DType::Float32, true);
+  const Tensor x = randn({2, 32, 12, 12});
+  AutocastGuard bf16(Precision::BFloat16);
+  const uint64_t before = ConvBnFold::computations();
+  const Tensor folded = forward(block, x, true);
+  EXPECT_EQ(ConvBnFold::computations() - before, 2u);
+  EXPECT_LE(scaled_error(folded, forward(block, x, false)), 2e-2);
 }
 
 // A block whose ReLU was replaced applies the replacement after the folded convolution.
