@@ -224,6 +224,7 @@ int profile_main(int argc, char** argv) {
                  "eval/b8_224, finetune/b128_32 (got N = " << steps << ", workload '" << name << "')\n";
     return 2;
   }
+  nn::set_conv_bn_folding(spec->fold);  // the _unfused workloads profile the modules one by one
   Workload& w = workload(spec->mode, spec->batch, spec->size, Device::parse(device), parse_precision(precision));
   profile::Session session;
   for (int64_t i = 0; i < steps; ++i) w.step();

@@ -8,6 +8,7 @@
 #include "autograd/functions.h"
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
+#include "tensor/profiler.h"
 
 namespace sepal::nn {
 
@@ -67,9 +68,12 @@ Tensor conv_bn_act(const ModulePtr& conv, const ModulePtr& bn, ConvBnFold& fold,
   Tensor y;
   const bool fused_relu = act && dynamic_cast<const ReLU*>(act.get());
   if (c && b && can_fold(*c, *b)) {
-    const ConvBnFold::Folded f = fold.get(*c, *b);
-    y = conv2d_fused(x, f.weight, f.bias, residual, fused_relu,
-                     Conv2dOptions{c->spec.stride, c->spec.padding, c->spec.dilation, c->spec.groups});
+    {  // the fold and the fused pass are the convolution's work in a profile (tensor/profiler.h)
+      const profile::Scope scope(c->scope_name());
+      const ConvBnFold::Folded f = fold.get(*c, *b);
+      y = conv2d_fused(x, f.weight, f.bias, residual, fused_relu,
+                       Conv2dOptions{c->spec.stride, c->spec.padding, c->spec.dilation, c->spec.groups});
+    }
     return act && !fused_relu ? (*act)(y) : y;
   }
   y = (*bn)((*conv)(x));

@@ -37,6 +37,8 @@ class Module {
     const profile::Scope scope(scope_name_);
     return forward(input);
   }
+  // The name a profile books this module's work under (what operator() opens).
+  const std::string& scope_name() const { return scope_name_; }
 
   // ---- parameters, buffers, children (registration order, dotted names) ----
   NamedTensors named_parameters(bool recurse = true) const;

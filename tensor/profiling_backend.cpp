@@ -94,6 +94,11 @@ class ProfilingBackend final : public Backend {
     OpTimer t(in_, "conv2d_forward", suffix(args.precision));
     in_.conv2d_forward(input, weight, out, args);
   }
+  void conv2d_forward_fused(const Tensor& input, const Tensor& weight, const Tensor& out, const Conv2dArgs& args,
+                           const ConvEpilogue& epilogue) override {
+    OpTimer t(in_, "conv2d_forward_fused", suffix(args.precision));
+    in_.conv2d_forward_fused(input, weight, out, args, epilogue);
+  }
   void conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Tensor& grad_input,
                              const Conv2dArgs& args) override {
     OpTimer t(in_, "conv2d_backward_input", suffix(args.precision));
