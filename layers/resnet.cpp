@@ -21,8 +21,10 @@ std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, int64_t kernel, int64_t st
 Tensor ResidualBlock::identity(const Tensor& x) {
   if (!downsample_) return x;
   // torchvision's downsample, Sequential(conv 1x1, BatchNorm), is a conv_bn_act unit too
-  if (auto* seq = dynamic_cast<Sequential*>(downsample_.get()); seq && seq->size() == 2)
+  if (auto* seq = dynamic_cast<Sequential*>(downsample_.get()); seq && seq->size() == 2) {
+    const profile::Scope scope(seq->scope_name());  // as (*downsample_)(x) would open
     return conv_bn_act((*seq)[0], (*seq)[1], fold_downsample_, x, nullptr);
+  }
   return (*downsample_)(x);
 }
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 #include <string>
 
 #include "autograd/autocast.h"
@@ -16,6 +17,7 @@
 #include "layers/init.h"
 #include "layers/resnet.h"
 #include "optim/sgd.h"
+#include "tensor/profiler.h"
 
 namespace sepal::testing {
 namespace {
@@ -210,6 +212,22 @@ TEST(ConvBnFoldConditions, Bf16AutocastFoldsWithinBf16Rounding) {
   const Tensor folded = forward(block, x, true);
   EXPECT_EQ(ConvBnFold::computations() - before, 2u);
   EXPECT_LE(scaled_error(folded, forward(block, x, false)), 2e-2);
+}
+
+// A profile books each fused pass under its convolution's name, as the unfused conv2d_forward.
+TEST(ConvBnFoldConditions, AProfileBooksTheFusedPassUnderTheConvolution) {
+  auto model = nn::resnet18(10);
+  make_trained(*model, DType::Float32, true);
+  profile::Session session;
+  forward(*model, randn({1, 3, 32, 32}), true);
+  const profile::Profile p = session.finish();
+  std::set<std::string> scopes;
+  for (const auto& r : p.records)
+    if (r.kind == "conv2d_forward_fused") scopes.insert(r.scope);
+  EXPECT_EQ(scopes.size(), 20u);
+  EXPECT_TRUE(scopes.count("conv1"));
+  EXPECT_TRUE(scopes.count("layer2.0.downsample.0"));
+  EXPECT_TRUE(scopes.count("layer4.1.conv2"));
 }
 
 // A block whose ReLU was replaced applies the replacement after the folded convolution.
