@@ -49,6 +49,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vs_torch import prepare_training  # noqa: E402  (the same workload set-up)
+
 STEP_SPECS = {"finetune/b8_224": ("finetune", 8, 224), "feature_extract/b8_224": ("feature_extract", 8, 224),
               "eval/b8_224": ("eval", 8, 224), "finetune/b128_32": ("finetune", 128, 32)}
 VARIANTS = ("nchw", "channels_last")
@@ -155,17 +158,7 @@ def make_step(torch, key, variant):
             with torch.no_grad():
                 model(images)
         return step
-    if mode == "feature_extract":
-        for name, p in model.named_parameters():
-            p.requires_grad_(name.startswith("fc."))
-        model.train()
-        for name, child in model.named_children():
-            if name != "fc":
-                child.eval()
-    else:
-        model.train()
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
-    criterion = torch.nn.NLLLoss()
+    opt, criterion = prepare_training(torch, model, mode)
 
     def step():
         out = model(images)

@@ -126,6 +126,24 @@ def list_sepal(binary, bench_filter):
 
 # ---------------------------------------------------------------- PyTorch side (worker process)
 
+def prepare_training(torch, model, mode):
+    """Trainability and train/eval modes of a training workload (feature_extract: only the head
+    trains, the frozen backbone in eval mode, as bench_step and flowers do; finetune: everything),
+    and its Adam optimizer and NLLLoss. bench/profile_torch.py uses it too."""
+    if mode == "feature_extract":
+        for name, p in model.named_parameters():
+            p.requires_grad_(name.startswith("fc."))
+        model.train()
+        for name, child in model.named_children():
+            if name != "fc":
+                child.eval()
+    else:
+        model.train()
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    criterion = torch.nn.NLLLoss()
+    return opt, criterion
+
+
 def make_step(torch, key, variant):
     """One step of workload `key` in PyTorch variant `variant` (a closure)."""
     import torchvision
@@ -151,17 +169,7 @@ def make_step(torch, key, variant):
             with torch.no_grad(), autocast():
                 model(images)
         return step
-    if mode == "feature_extract":
-        for name, p in model.named_parameters():
-            p.requires_grad_(name.startswith("fc."))
-        model.train()
-        for name, child in model.named_children():
-            if name != "fc":
-                child.eval()
-    else:
-        model.train()
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
-    criterion = torch.nn.NLLLoss()
+    opt, criterion = prepare_training(torch, model, mode)
 
     def step():
         with autocast():

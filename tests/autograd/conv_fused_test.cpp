@@ -13,22 +13,10 @@
 #include "autograd/grad_mode.h"
 #include "common/expect_error.h"
 #include "common/op_cases.h"
+#include "common/scaled_error.h"
 
 namespace sepal::testing {
 namespace {
-
-// max |a - b| / max(1, max |b|): the error relative to the output's scale.
-double scaled_error(const Tensor& a, const Tensor& b) {
-  const std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
-  double err = 0.0, scale = 1.0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    err = std::max(err, std::abs(x[i] - y[i]));
-    scale = std::max(scale, std::abs(y[i]));
-  }
-  return err / scale;
-}
-
-double tolerance(DType dtype) { return dtype == DType::Float32 ? 1e-5 : 1e-12; }
 
 Tensor composed(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& residual, bool relu,
                 const Conv2dOptions& o) {
@@ -53,7 +41,7 @@ TEST_P(ConvFused, EveryEpilogueMatchesTheComposition) {
       const Tensor fused = conv2d_fused(x, w, b, residual, relu, c.options);
       const Tensor want = composed(x, w, b, residual, relu, c.options);
       ASSERT_EQ(fused.shape(), want.shape()) << c.name;
-      EXPECT_LE(scaled_error(fused, want), tolerance(dtype)) << c.name << " residual " << (kind & 1) << " relu " << relu;
+      EXPECT_LE(scaled_error(fused, want), rounding_tolerance(dtype)) << c.name << " residual " << (kind & 1) << " relu " << relu;
       if (relu) EXPECT_GE(fused.min().item<double>(), 0.0) << c.name;
     }
   }
@@ -70,9 +58,9 @@ TEST_P(ConvFused, ResNetShapesWithResidualAndRelu) {
     Tensor x = randn(g.input, dtype), w = randn(g.weight, dtype), b = randn({g.weight[0]}, dtype);
     const Tensor residual = randn(conv2d(x, w, Tensor(), g.options).shape(), dtype);
     EXPECT_LE(scaled_error(conv2d_fused(x, w, b, residual, true, g.options), composed(x, w, b, residual, true, g.options)),
-              tolerance(dtype));
+              rounding_tolerance(dtype));
     EXPECT_LE(scaled_error(conv2d_fused(x, w, b, Tensor(), true, g.options), composed(x, w, b, Tensor(), true, g.options)),
-              tolerance(dtype));
+              rounding_tolerance(dtype));
   }
 }
 

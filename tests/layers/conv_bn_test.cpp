@@ -18,6 +18,7 @@
 #include "layers/resnet.h"
 #include "optim/sgd.h"
 #include "tensor/profiler.h"
+#include "common/scaled_error.h"
 
 namespace sepal::testing {
 namespace {
@@ -29,19 +30,6 @@ struct UnfusedScope {
   UnfusedScope() { nn::set_conv_bn_folding(false); }
   ~UnfusedScope() { nn::set_conv_bn_folding(true); }
 };
-
-// max |a - b| / max(1, max |b|): the error relative to the output's scale.
-double scaled_error(const Tensor& a, const Tensor& b) {
-  const std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
-  double err = 0.0, scale = 1.0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    err = std::max(err, std::abs(x[i] - y[i]));
-    scale = std::max(scale, std::abs(y[i]));
-  }
-  return err / scale;
-}
-
-double tolerance(DType dtype) { return dtype == DType::Float32 ? 1e-5 : 1e-12; }
 
 // BatchNorm as after training: every statistic and affine parameter away from its initial value,
 // so that a wrong fold cannot pass. Parameters frozen (feature extraction's backbone) when asked.
@@ -74,7 +62,7 @@ void expect_folded_equals_unfused(nn::Module& model, const Tensor& x, int64_t pa
   EXPECT_EQ(ConvBnFold::computations() - before, static_cast<uint64_t>(pairs)) << "each pair folds once";
   const Tensor unfused = forward(model, x, false);
   ASSERT_EQ(folded.shape(), unfused.shape());
-  EXPECT_LE(scaled_error(folded, unfused), tolerance(x.dtype()));
+  EXPECT_LE(scaled_error(folded, unfused), rounding_tolerance(x.dtype()));
   forward(model, x, true);
   EXPECT_EQ(ConvBnFold::computations() - before, static_cast<uint64_t>(pairs)) << "the second forward reuses them";
 }
@@ -153,7 +141,7 @@ TEST(ConvBnFoldInvalidation, EveryChangeBetweenTwoEvalForwardsIsSeen) {
     const uint64_t before = ConvBnFold::computations();
     const Tensor folded = forward(*model, input, true);
     EXPECT_GE(ConvBnFold::computations() - before, 1u) << what;
-    EXPECT_LE(scaled_error(folded, forward(*model, input, false)), tolerance(input.dtype())) << what;
+    EXPECT_LE(scaled_error(folded, forward(*model, input, false)), rounding_tolerance(input.dtype())) << what;
     if (what != "to(float32)")  // the same values, in new storage
       EXPECT_GT(scaled_error(folded.to(DType::Float64), previous.to(DType::Float64)), 1e-6) << what << " changed nothing";
     previous = folded;
