@@ -56,13 +56,14 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
     throw Error(std::string(kOp) + ": expected eps > 0 and momentum in [0, 1], got eps " + std::to_string(eps) +
                 " and momentum " + std::to_string(momentum));
 
-  const Tensor x = raw::contiguous(input);
+  const MemoryFormat format = raw::kernel_format(input);  // channels-last stays channels-last on the CPU
+  const Tensor x = raw::contiguous(input, format);
   const Tensor w = per_channel(weight, channels), b = per_channel(bias, channels);
   // The backend updates the running statistics in place: through a view of their own storage when
   // they are contiguous, else in a copy written back below.
   const Tensor rm = per_channel(running_mean, channels), rv = per_channel(running_var, channels);
   const TensorOptions options = TensorOptions().dtype(input.dtype()).device(input.device());
-  Tensor out = empty(x.shape(), options);
+  Tensor out = empty(x.shape(), options.memory_format(format));
   Tensor save_mean = empty({channels}, options), save_invstd = empty({channels}, options);
   backend_for(input.device()).batch_norm_forward(x, w, b, rm, rv, out, save_mean, save_invstd,
                                                  BatchNormArgs{training, momentum, eps});
@@ -78,14 +79,14 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   const Shape bias_shape = bias.defined() ? bias.shape() : Shape{};
   return autograd::record(
       kOp, out, {input, weight, bias},
-      [x, w, save_mean, save_invstd, training, channels, weight_shape, bias_shape](const Tensor& grad,
-                                                                                   const std::vector<bool>& needs) {
+      [x, w, save_mean, save_invstd, training, channels, weight_shape, bias_shape,
+       format](const Tensor& grad, const std::vector<bool>& needs) {
         const TensorOptions options = TensorOptions().dtype(x.dtype()).device(x.device());
         std::vector<Tensor> grads(3);
-        if (needs[0]) grads[0] = empty(x.shape(), options);
+        if (needs[0]) grads[0] = empty(x.shape(), options.memory_format(format));
         if (needs[1]) grads[1] = empty({channels}, options);
         if (needs[2]) grads[2] = empty({channels}, options);
-        backend_for(x.device()).batch_norm_backward(raw::contiguous(grad), x, w, save_mean, save_invstd, grads[0],
+        backend_for(x.device()).batch_norm_backward(raw::contiguous(grad, format), x, w, save_mean, save_invstd, grads[0],
                                                     grads[1], grads[2], training);
         if (needs[1]) grads[1] = raw::reshape(grads[1], weight_shape);
         if (needs[2]) grads[2] = raw::reshape(grads[2], bias_shape);

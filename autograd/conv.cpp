@@ -99,9 +99,11 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, con
   const Shape out_shape = conv2d_output_shape(input, weight, bias, options);
   const Conv2dArgs args = backend_args(input, options);
 
-  const Tensor x = raw::contiguous(input), w = raw::contiguous(weight);
+  // the output and every gradient in the input's layout where the backend takes it (raw::kernel_format)
+  const MemoryFormat format = raw::kernel_format(input);
+  const Tensor x = raw::contiguous(input, format), w = raw::contiguous(weight);
   Backend& backend = backend_for(x.device());
-  Tensor out = empty(out_shape, TensorOptions().dtype(x.dtype()).device(x.device()));
+  Tensor out = empty(out_shape, TensorOptions().dtype(x.dtype()).device(x.device()).memory_format(format));
   if (out.numel() > 0) {
     if (x.numel() == 0) raw::fill_(out, 0.0);  // C == 0: an empty sum
     else backend.conv2d_forward(x, w, out, args);
@@ -110,13 +112,13 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, con
 
   Tensor x_saved = x.detach(), w_saved = w.detach();  // detached: the closure must not own graph nodes
   return autograd::record("conv2d", out, {input, weight, bias},
-                          [x_saved, w_saved, args](const Tensor& grad, const std::vector<bool>& needs) {
+                          [x_saved, w_saved, args, format](const Tensor& grad, const std::vector<bool>& needs) {
     std::vector<Tensor> grads(3);
-    const Tensor g = raw::contiguous(grad);
+    const Tensor g = raw::contiguous(grad, format);
     Backend& be = backend_for(g.device());
     const bool empty_pass = g.numel() == 0 || x_saved.numel() == 0 || w_saved.numel() == 0;
     if (needs[0]) {
-      grads[0] = empty(x_saved.shape(), TensorOptions().dtype(g.dtype()).device(g.device()));
+      grads[0] = empty(x_saved.shape(), TensorOptions().dtype(g.dtype()).device(g.device()).memory_format(format));
       if (empty_pass) raw::fill_(grads[0], 0.0);
       else be.conv2d_backward_input(g, w_saved, grads[0], args);
     }
@@ -140,17 +142,18 @@ Tensor conv2d_fused(const Tensor& input, const Tensor& weight, const Tensor& bia
       throw ShapeError("conv2d_fused: residual " + shape_str(residual.shape()) + " does not match the output " +
                        shape_str(out_shape) + " " + conv_shapes(input, weight));
   }
-  const Tensor x = raw::contiguous(input);
+  const MemoryFormat format = raw::kernel_format(input);
+  const Tensor x = raw::contiguous(input, format);
   // With gradients (or an empty input, C == 0, which the backends do not take), the composition.
   if (autograd::any_requires_grad({input, weight, bias, residual}) || x.numel() == 0) {
     Tensor out = conv2d(input, weight, bias, options);
     if (residual.defined()) out = out + residual;
     return relu ? out.relu() : out;
   }
-  Tensor out = empty(out_shape, TensorOptions().dtype(x.dtype()).device(x.device()));
+  Tensor out = empty(out_shape, TensorOptions().dtype(x.dtype()).device(x.device()).memory_format(format));
   if (out.numel() == 0) return out;
   const ConvEpilogue epilogue{bias.defined() ? raw::contiguous(bias) : bias,
-                              residual.defined() ? raw::contiguous(residual) : residual, relu};
+                              residual.defined() ? raw::contiguous(residual, format) : residual, relu};
   backend_for(x.device()).conv2d_forward_fused(x, raw::contiguous(weight), out, backend_args(input, options), epilogue);
   return out;
 }

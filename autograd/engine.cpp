@@ -75,18 +75,24 @@ namespace {
 // which is not outside memory (from_blob).
 bool sole_owner(const Tensor& t) {
   return t.impl_ptr().use_count() == 1 && t.storage().use_count() == 1 && !t.storage()->external() &&
-         t.offset() == 0 && t.is_contiguous() &&
+         t.offset() == 0 && (t.is_contiguous() || t.is_contiguous(MemoryFormat::ChannelsLast)) &&
          t.storage()->nbytes() == static_cast<size_t>(t.numel()) * t.element_size();
 }
 
 void accumulate_into_leaf(TensorImpl& leaf, const Tensor& grad) {
   if (!leaf.grad) {
     // Own the memory: the incoming gradient may be a view of a buffer another node still uses, so
-    // it is copied unless nothing else can reach it (then a new handle onto it is enough).
-    if (grad.dtype() == leaf.dtype && sole_owner(grad))
+    // it is copied unless nothing else can reach it (then a new handle onto it is enough). The
+    // gradient has the leaf's layout (row-major, or channels-last for a channels-last leaf), as
+    // PyTorch's .grad has its parameter's strides.
+    const MemoryFormat format = memory_format_of(leaf.shape, leaf.strides);
+    if (grad.dtype() == leaf.dtype && sole_owner(grad) && grad.is_contiguous(format)) {
       leaf.grad = raw::as_strided(grad, grad.shape(), grad.strides(), 0).impl_ptr();
-    else
-      leaf.grad = raw::clone(raw::cast(grad, leaf.dtype)).impl_ptr();
+    } else {
+      const Tensor owned = empty(grad.shape(), TensorOptions().dtype(leaf.dtype).device(grad.device()).memory_format(format));
+      raw::copy_(owned, grad);
+      leaf.grad = owned.impl_ptr();
+    }
     return;
   }
   raw::binary_(BinaryOp::Add, Tensor(leaf.grad), raw::cast(grad, leaf.dtype));

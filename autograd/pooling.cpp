@@ -81,16 +81,19 @@ std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& input, const Max
     auto [out, indices] = max_pool2d_with_indices(input.unsqueeze(0), options);
     return {out.squeeze(0), raw::squeeze(indices, 0)};
   }
-  const Tensor x = raw::contiguous(input);
+  const MemoryFormat format = raw::kernel_format(input);  // outputs and gradients in the input's layout
+  const Tensor x = raw::contiguous(input, format);
   const Shape out_shape{input.size(0), input.size(1), P, Q};
-  Tensor out = empty(out_shape, TensorOptions().dtype(input.dtype()).device(input.device()));
-  Tensor indices = empty(out_shape, TensorOptions().dtype(DType::Int64).device(input.device()));
+  const TensorOptions out_options = TensorOptions().dtype(input.dtype()).device(input.device()).memory_format(format);
+  Tensor out = empty(out_shape, out_options);
+  Tensor indices = empty(out_shape, out_options.dtype(DType::Int64));
   if (out.numel() > 0) backend_for(input.device()).max_pool2d_forward(x, out, indices, a);
   if (!autograd::any_requires_grad({input})) return {out, indices};
   const Shape in_shape = input.shape();
-  out = autograd::record("max_pool2d", out, {input}, [indices, in_shape](const Tensor& grad, const std::vector<bool>&) {
-    Tensor grad_input = empty(in_shape, TensorOptions().dtype(grad.dtype()).device(grad.device()));
-    if (grad_input.numel() > 0) backend_for(grad.device()).max_pool2d_backward(raw::contiguous(grad), indices, grad_input);
+  out = autograd::record("max_pool2d", out, {input}, [indices, in_shape, format](const Tensor& grad, const std::vector<bool>&) {
+    Tensor grad_input = empty(in_shape, TensorOptions().dtype(grad.dtype()).device(grad.device()).memory_format(format));
+    if (grad_input.numel() > 0)
+      backend_for(grad.device()).max_pool2d_backward(raw::contiguous(grad, format), indices, grad_input);
     return std::vector<Tensor>{grad_input};
   });
   return {out, indices};
@@ -106,15 +109,17 @@ Tensor adaptive_avg_pool2d(const Tensor& input, std::array<int64_t, 2> output_si
     throw ShapeError("adaptive_avg_pool2d: output size must be positive, got " + shape_str({output_size[0], output_size[1]}) +
                      " for input " + shape_str(input.shape()));
   if (input.dim() == 3) return adaptive_avg_pool2d(input.unsqueeze(0), output_size).squeeze(0);
-  const Tensor x = raw::contiguous(input);
+  const MemoryFormat format = raw::kernel_format(input);
+  const Tensor x = raw::contiguous(input, format);
   Tensor out = empty({input.size(0), input.size(1), output_size[0], output_size[1]},
-                     TensorOptions().dtype(input.dtype()).device(input.device()));
+                     TensorOptions().dtype(input.dtype()).device(input.device()).memory_format(format));
   if (out.numel() > 0) backend_for(input.device()).adaptive_avg_pool2d_forward(x, out);
   if (!autograd::any_requires_grad({input})) return out;
   const Shape in_shape = input.shape();
-  return autograd::record("adaptive_avg_pool2d", out, {input}, [in_shape](const Tensor& grad, const std::vector<bool>&) {
-    Tensor grad_input = empty(in_shape, TensorOptions().dtype(grad.dtype()).device(grad.device()));
-    if (grad_input.numel() > 0) backend_for(grad.device()).adaptive_avg_pool2d_backward(raw::contiguous(grad), grad_input);
+  return autograd::record("adaptive_avg_pool2d", out, {input}, [in_shape, format](const Tensor& grad, const std::vector<bool>&) {
+    Tensor grad_input = empty(in_shape, TensorOptions().dtype(grad.dtype()).device(grad.device()).memory_format(format));
+    if (grad_input.numel() > 0)
+      backend_for(grad.device()).adaptive_avg_pool2d_backward(raw::contiguous(grad, format), grad_input);
     return std::vector<Tensor>{grad_input};
   });
 }

@@ -92,6 +92,12 @@ Tensor Tensor::contiguous() const {
   return clone();
 }
 
+Tensor Tensor::contiguous(MemoryFormat format) const {
+  if (is_contiguous(format)) return *this;
+  return autograd::record("contiguous", raw::contiguous(*this, format), {*this},
+                          [](const Tensor& g, const std::vector<bool>&) { return std::vector<Tensor>{g}; });
+}
+
 Tensor Tensor::clone() const {
   return autograd::record("clone", raw::clone(*this), {*this},
                           [](const Tensor& g, const std::vector<bool>&) { return std::vector<Tensor>{g}; });

@@ -11,6 +11,9 @@
 //   BM_Step/{eval,feature_extract}_unfused/b8_224
 //                                the same with Conv+BatchNorm folding off (nn::set_conv_bn_folding),
 //                                the baseline its speed-up is read against in the same run
+//   BM_Step/{finetune,feature_extract,eval}_nchw/b8_224, finetune_nchw/b128_32
+//                                the same with channels-last activations off (nn::set_channels_last):
+//                                NCHW everywhere, oneDNN reordering around every convolution
 //   BM_Step/<workload>/bf16      the same under bf16 autocast (autograd/autocast.h: convolutions and
 //                                matmuls in bfloat16, float32 accumulation, everything else float32)
 //   BM_StepCuda/...              the same on CUDA (skipped without a device), plus finetune at
@@ -120,20 +123,21 @@ Workload& workload(Mode mode, int64_t batch, int64_t size, Device device, Precis
   static std::map<std::string, std::unique_ptr<Workload>> cache;
   const std::string key = std::to_string(static_cast<int>(mode)) + "/" + std::to_string(batch) + "/" +
                           std::to_string(size) + "/" + device.str() + "/" + precision_name(precision) +
-                          (nn::conv_bn_folding() ? "" : "/unfused");
+                          (nn::conv_bn_folding() ? "" : "/unfused") + (nn::channels_last() ? "" : "/nchw");
   auto& w = cache[key];
   if (!w) w = std::make_unique<Workload>(mode, batch, size, device, precision);
   return *w;
 }
 
 void run_step(benchmark::State& state, Mode mode, int64_t batch, int64_t size, Device device, Precision precision,
-              bool tf32 = false, bool fold = true) {
+              bool tf32 = false, bool fold = true, bool channels_last = true) {
   if (device.is_cuda() && !cuda_available()) {
     state.SkipWithError("no CUDA device");
     return;
   }
   cuda::set_allow_tf32(tf32);
   nn::set_conv_bn_folding(fold);
+  nn::set_channels_last(channels_last);
   Workload& w = workload(mode, batch, size, device, precision);
   double cpu_ms = 0;
   for (auto _ : state) {
@@ -148,13 +152,15 @@ void run_step(benchmark::State& state, Mode mode, int64_t batch, int64_t size, D
   sepal_bench::thread_context(state);
   cuda::set_allow_tf32(false);
   nn::set_conv_bn_folding(true);
+  nn::set_channels_last(true);
 }
 
 struct Spec {
   const char* name;
   Mode mode;
   int64_t batch, size;
-  bool fold = true;  // false: Conv+BatchNorm folding off, the baseline of the folded workloads
+  bool fold = true;           // false: Conv+BatchNorm folding off, the baseline of the folded workloads
+  bool channels_last = true;  // false: NCHW activations, the baseline of channels-last
 };
 const std::vector<Spec>& step_specs() {
   static const std::vector<Spec> specs{{"finetune/b8_224", Mode::Finetune, 8, 224},
@@ -162,7 +168,11 @@ const std::vector<Spec>& step_specs() {
                                        {"eval/b8_224", Mode::Eval, 8, 224},
                                        {"finetune/b128_32", Mode::Finetune, 128, 32},
                                        {"feature_extract_unfused/b8_224", Mode::FeatureExtract, 8, 224, false},
-                                       {"eval_unfused/b8_224", Mode::Eval, 8, 224, false}};
+                                       {"eval_unfused/b8_224", Mode::Eval, 8, 224, false},
+                                       {"finetune_nchw/b8_224", Mode::Finetune, 8, 224, true, false},
+                                       {"feature_extract_nchw/b8_224", Mode::FeatureExtract, 8, 224, true, false},
+                                       {"eval_nchw/b8_224", Mode::Eval, 8, 224, true, false},
+                                       {"finetune_nchw/b128_32", Mode::Finetune, 128, 32, true, false}};
   return specs;
 }
 
@@ -174,7 +184,7 @@ void register_all() {
                                  (precision == Precision::BFloat16 ? "/bf16" : "");
         const Device device = cuda ? Device::cuda() : Device::cpu();
         benchmark::RegisterBenchmark(name.c_str(), [s, device, precision](benchmark::State& st) {
-          run_step(st, s.mode, s.batch, s.size, device, precision, false, s.fold);
+          run_step(st, s.mode, s.batch, s.size, device, precision, false, s.fold, s.channels_last);
         })
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime()
@@ -225,6 +235,7 @@ int profile_main(int argc, char** argv) {
     return 2;
   }
   nn::set_conv_bn_folding(spec->fold);  // the _unfused workloads profile the modules one by one
+  nn::set_channels_last(spec->channels_last);
   Workload& w = workload(spec->mode, spec->batch, spec->size, Device::parse(device), parse_precision(precision));
   profile::Session session;
   for (int64_t i = 0; i < steps; ++i) w.step();

@@ -5,11 +5,21 @@
 // (layers/conv_bn.h), which folds BatchNorm into the convolution in eval mode.
 #include "layers/resnet.h"
 
+#include <atomic>
+
 #include "autograd/functions.h"
 #include "layers/init.h"
+#include "tensor/backend.h"
 #include "tensor/error.h"
 
 namespace sepal::nn {
+
+namespace {
+std::atomic<bool> channels_last_enabled{true};
+}  // namespace
+
+void set_channels_last(bool enabled) { channels_last_enabled = enabled; }
+bool channels_last() { return channels_last_enabled; }
 
 namespace {
 std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, int64_t kernel, int64_t stride, Generator* gen) {
@@ -103,7 +113,9 @@ ResNet::ResNet(BlockKind block, std::array<int64_t, 4> layers, int64_t num_class
 Tensor ResNet::features(const Tensor& x) {
   if (x.dim() != 4 || x.size(1) != 3)
     throw ShapeError("ResNet: expected images [N, 3, H, W], got " + shape_str(x.shape()));
-  Tensor h = (*maxpool_)(conv_bn_act(conv1_, bn1_, fold1_, x, relu_));
+  const bool to_channels_last = channels_last() && backend_for(x.device()).takes_channels_last(x.dtype());
+  const Tensor input = to_channels_last ? x.contiguous(MemoryFormat::ChannelsLast) : x;
+  Tensor h = (*maxpool_)(conv_bn_act(conv1_, bn1_, fold1_, input, relu_));
   for (const ModulePtr& layer : layers_) h = (*layer)(h);
   return (*avgpool_)(h).flatten(1);
 }

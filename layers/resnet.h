@@ -16,6 +16,15 @@
 
 namespace sepal::nn {
 
+// Channels-last activations (issue 15 item 2), a process-wide switch, on by default. On, a ResNet
+// converts its [N, 3, H, W] input to MemoryFormat::ChannelsLast where the device's kernels take it
+// (the CPU; Backend::takes_channels_last), and every layer after it keeps that layout: oneDNN's
+// convolutions read and write it without reordering, BatchNorm, ReLU, the residual add, pooling
+// and all their gradients work on it directly. The public layout stays NCHW (the shape, indexing,
+// the logits); only the strides of the activations in between change. Off, everything is NCHW.
+void set_channels_last(bool enabled);
+bool channels_last();
+
 // What BasicBlock and Bottleneck share: the children both have and the residual branch. Each
 // conv + BatchNorm pair runs through conv_bn_act (layers/conv_bn.h), which folds and fuses them in
 // eval mode; the fold_* members cache the folded weights of each pair.

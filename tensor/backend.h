@@ -118,7 +118,15 @@ class Backend {
   // precision (float32 operands only) rounds a and bm to bfloat16 and accumulates in float32.
   virtual void matmul(const Tensor& a, const Tensor& bm, const Tensor& out, Precision precision) = 0;
 
-  // ---- convolution (floating dtypes; every tensor contiguous NCHW and non-empty) ----
+  // ---- layouts ----
+  // Whether the convolution, batch normalisation and pooling kernels below take channels-last
+  // activations (MemoryFormat::ChannelsLast) of `dtype`. When they do, the ops pass every
+  // activation of a call (input, output, their gradients, a residual) in one format, NCHW or
+  // channels-last; when they do not, the ops pass row-major copies and return row-major results.
+  virtual bool takes_channels_last(DType dtype) const = 0;
+
+  // ---- convolution (floating dtypes; every tensor dense and non-empty: weights row-major,
+  // activations in one format as takes_channels_last says) ----
   // The arguments are valid (autograd/conv.cpp checks them): P = (H + 2 pad - dil (R - 1) - 1) /
   // stride + 1 >= 1 (Q likewise), C and K divisible by groups; no tensor aliases another.
   // out [N, K, P, Q] = conv(input [N, C, H, W], weight [K, C/groups, R, S]); no bias.
@@ -126,7 +134,8 @@ class Backend {
                               const Conv2dArgs& args) = 0;
   // out = epilogue(conv(input, weight)), for inference (no backward follows): bias, residual and
   // ReLU applied as ConvEpilogue says, in one pass where the backend can (oneDNN post-ops). The
-  // epilogue's tensors are contiguous, of input's dtype and device; residual does not alias out.
+  // epilogue's tensors are dense (bias [K], residual in out's format), of input's dtype and
+  // device; residual does not alias out.
   virtual void conv2d_forward_fused(const Tensor& input, const Tensor& weight, const Tensor& out,
                                     const Conv2dArgs& args, const ConvEpilogue& epilogue) = 0;
   // grad_input [N, C, H, W] from grad_out [N, K, P, Q] and weight (overwrites grad_input).
@@ -136,7 +145,7 @@ class Backend {
   virtual void conv2d_backward_weight(const Tensor& grad_out, const Tensor& input,
                                       const Tensor& grad_weight, const Conv2dArgs& args) = 0;
 
-  // ---- batch normalisation over dims (N, H, W) of a contiguous [N, C, H, W] (or [N, C]) ----
+  // ---- batch normalisation over dims (N, H, W) of a dense [N, C, H, W] (or contiguous [N, C]) ----
   // training: normalises with the batch mean and biased variance, writes them to save_mean and
   // save_invstd = 1/sqrt(var + eps), and, when running_mean/var are defined, updates them in place
   // with momentum (running_var with the unbiased variance). eval: uses the running statistics
@@ -152,7 +161,7 @@ class Backend {
                                    const Tensor& grad_input, const Tensor& grad_weight,
                                    const Tensor& grad_bias, bool training) = 0;
 
-  // ---- pooling (contiguous NCHW) ----
+  // ---- pooling (dense NCHW or channels-last, as takes_channels_last says) ----
   // indices (int64, out's shape): position h * W + w of each maximum within its input plane.
   // Requires padding <= kernel / 2 and every window to cover at least one input element (the op
   // checks both); padded positions never win, NaN propagates.

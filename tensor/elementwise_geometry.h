@@ -1,11 +1,14 @@
 // elementwise_geometry.h: the operand geometry shared by the CPU and CUDA elementwise engines.
-// For tensors of one shape with any strides, coalesce() drops size-1 dims and merges neighbours
-// that every operand traverses contiguously, so a contiguous op becomes one flat dim and a
-// broadcast stays a short loop nest. Host-only; strides are in elements.
+// For tensors of one shape with any strides, coalesce() visits the dims in the output's memory
+// order (outermost stride first, so a channels-last output is walked N, H, W, C), drops size-1
+// dims and merges neighbours that every operand traverses contiguously: an op over dense tensors
+// of one layout becomes one flat dim and a broadcast stays a short loop nest. Host-only; strides
+// are in elements.
 #pragma once
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "tensor/error.h"
 #include "tensor/tensor.h"
@@ -33,7 +36,15 @@ template <int N>
 Geometry<N> coalesce(const std::array<const Tensor*, N>& ops) {
   Geometry<N> g{};
   const Shape& shape = ops[0]->shape();
-  for (size_t d = 0; d < shape.size(); ++d) {
+  const Strides& out_strides = ops[0]->strides();
+  std::array<int, kMaxElementwiseDims + 1> order{};
+  const int rank = static_cast<int>(shape.size());
+  for (int d = 0; d < rank && d <= kMaxElementwiseDims; ++d) order[d] = d;
+  if (rank <= kMaxElementwiseDims)  // insertion sort, stable: larger output strides first
+    for (int i = 1; i < rank; ++i)
+      for (int j = i; j > 0 && out_strides[order[j]] > out_strides[order[j - 1]]; --j) std::swap(order[j], order[j - 1]);
+  for (int pos = 0; pos < rank; ++pos) {
+    const int d = rank <= kMaxElementwiseDims ? order[pos] : pos;
     if (shape[d] == 1) continue;  // size-1 dims never move the index
     const int i = g.ndim;
     if (i > 0) {

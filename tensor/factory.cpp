@@ -29,7 +29,7 @@ Tensor empty(const Shape& shape, TensorOptions options) {
   size_t nbytes = static_cast<size_t>(numel_of(shape)) * dtype_size(options.dtype_);
   impl->storage = std::make_shared<StorageImpl>(nbytes, options.device_);
   impl->shape = shape;
-  impl->strides = contiguous_strides(shape);
+  impl->strides = strides_for(shape, options.memory_format_);
   impl->dtype = options.dtype_;
   return finish(Tensor(std::move(impl)), options);
 }

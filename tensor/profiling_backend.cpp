@@ -39,6 +39,7 @@ class ProfilingBackend final : public Backend {
     in_.copy_to_host(dst, src, nbytes);
   }
   void synchronize() override { in_.synchronize(); }
+  bool takes_channels_last(DType dtype) const override { return in_.takes_channels_last(dtype); }
 
   void fill(const Tensor& out, double value) override {
     OpTimer t(in_, "fill");

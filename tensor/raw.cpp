@@ -70,6 +70,25 @@ Tensor contiguous(const Tensor& x) {
   return clone(x);
 }
 
+Tensor contiguous(const Tensor& x, MemoryFormat format) {
+  if (x.is_contiguous(format)) return x;
+  Tensor out = empty(x.shape(), options_of(x).memory_format(format));
+  if (x.numel() > 0) backend_for(x.device()).copy(x, out);
+  return out;
+}
+
+MemoryFormat result_format(const Shape& shape, std::initializer_list<const Tensor*> operands) {
+  for (const Tensor* t : operands)
+    if (t->shape() == shape) return t->memory_format();
+  return MemoryFormat::Contiguous;
+}
+
+MemoryFormat kernel_format(const Tensor& x) {
+  return x.memory_format() == MemoryFormat::ChannelsLast && backend_for(x.device()).takes_channels_last(x.dtype())
+             ? MemoryFormat::ChannelsLast
+             : MemoryFormat::Contiguous;
+}
+
 Tensor clone(const Tensor& x) {
   Tensor out = empty(x.shape(), options_of(x));
   if (x.numel() > 0) backend_for(x.device()).copy(x, out);
@@ -132,7 +151,7 @@ Tensor unary(UnaryOp op, const Tensor& x, UnaryArgs args) {
   check_defined(op_name(op), x, "input");
   if (!is_floating(x.dtype()))
     throw DTypeError(std::string(op_name(op)) + ": expected a floating tensor, got " + describe(x));
-  Tensor out = empty(x.shape(), options_of(x));
+  Tensor out = empty(x.shape(), options_of(x).memory_format(x.memory_format()));
   if (x.numel() > 0) backend_for(x.device()).unary(op, args, x, out);
   return out;
 }
@@ -145,7 +164,7 @@ Tensor unary_backward(UnaryOp op, const Tensor& grad, const Tensor& x, const Ten
   if (grad.shape() != x.shape())
     throw ShapeError(std::string(name) + " backward: gradient " + shape_str(grad.shape()) +
                      " does not match input " + shape_str(x.shape()));
-  Tensor out = empty(x.shape(), options_of(x));
+  Tensor out = empty(x.shape(), options_of(x).memory_format(result_format(x.shape(), {&grad, &x})));
   if (x.numel() > 0) backend_for(x.device()).unary_backward(op, args, grad, x, result, out);
   return out;
 }
@@ -171,7 +190,7 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   check_binary(name, a, b);
   check_arithmetic(op, a);
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
-  Tensor out = empty(shape, options_of(a));
+  Tensor out = empty(shape, options_of(a).memory_format(result_format(shape, {&a, &b})));
   if (out.numel() > 0) backend_for(a.device()).binary(op, expand(a, shape), expand(b, shape), out);
   return out;
 }
@@ -184,8 +203,8 @@ void binary_(BinaryOp op, const Tensor& a, const Tensor& b) {
   if (shape != a.shape())
     throw ShapeError(std::string(name) + "_: in-place result " + shape_str(shape) +
                      " does not fit the destination " + shape_str(a.shape()));
-  if (!a.is_contiguous())
-    throw Error(std::string(name) + "_: in-place destination must be contiguous, got strides " +
+  if (!a.is_contiguous() && !a.is_contiguous(MemoryFormat::ChannelsLast))
+    throw Error(std::string(name) + "_: in-place destination must be dense (contiguous or channels-last), got strides " +
                 shape_str(a.strides()));
   if (a.numel() > 0) backend_for(a.device()).binary(op, a, expand(b, shape), a);
   a.mark_modified();
@@ -199,7 +218,7 @@ Tensor binary_backward(BinaryOp op, int input, const Tensor& grad, const Tensor&
   if (grad.shape() != shape)
     throw ShapeError(std::string(name) + " backward: gradient " + shape_str(grad.shape()) +
                      " does not match the result " + shape_str(shape));
-  Tensor out = empty(shape, options_of(a));
+  Tensor out = empty(shape, options_of(a).memory_format(result_format(shape, {&grad, &a, &b})));
   if (out.numel() > 0)
     backend_for(a.device()).binary_backward(op, input, grad, expand(a, shape), expand(b, shape), out);
   return out;
@@ -209,7 +228,7 @@ Tensor compare(CompareOp op, const Tensor& a, const Tensor& b) {
   const char* name = op_name(op);
   check_binary(name, a, b);
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
-  Tensor out = empty(shape, options_of(a).dtype(DType::Bool));
+  Tensor out = empty(shape, options_of(a).dtype(DType::Bool).memory_format(result_format(shape, {&a, &b})));
   if (out.numel() > 0) backend_for(a.device()).compare(op, expand(a, shape), expand(b, shape), out);
   return out;
 }
@@ -221,7 +240,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   if (cond.dtype() != DType::Bool)
     throw DTypeError("where: condition must be bool, got " + describe(cond));
   Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
-  Tensor out = empty(shape, options_of(a));
+  Tensor out = empty(shape, options_of(a).memory_format(result_format(shape, {&a, &b, &cond})));
   if (out.numel() > 0)
     backend_for(a.device()).where(expand(cond, shape), expand(a, shape), expand(b, shape), out);
   return out;

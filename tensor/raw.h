@@ -27,18 +27,26 @@ Tensor unsqueeze(const Tensor& x, int64_t dim);
 
 // ---- copies and conversions ----
 Tensor contiguous(const Tensor& x);
+Tensor contiguous(const Tensor& x, MemoryFormat format);  // x itself when already dense in format
+// The memory format of an elementwise result of `shape`: that of the first operand with that
+// shape (so channels-last activations stay channels-last through ReLU, adds and gradients).
+MemoryFormat result_format(const Shape& shape, std::initializer_list<const Tensor*> operands);
 Tensor clone(const Tensor& x);
 Tensor cast(const Tensor& x, DType dtype);
 Tensor to_device(const Tensor& x, Device device);
 void copy_(const Tensor& dst, const Tensor& src);  // broadcasts src to dst, any dtypes/devices
 void fill_(const Tensor& dst, double value);
 
+// The format the device's convolution, normalisation and pooling kernels get x's activations in:
+// channels-last when x is and the backend takes it (Backend::takes_channels_last), else row-major.
+MemoryFormat kernel_format(const Tensor& x);
+
 // ---- elementwise ----
 Tensor unary(UnaryOp op, const Tensor& x, UnaryArgs args = {});
 Tensor unary_backward(UnaryOp op, const Tensor& grad, const Tensor& x, const Tensor& result,
                       UnaryArgs args = {});
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);
-// In place: a = op(a, b); b broadcasts to a's shape; a must be contiguous.
+// In place: a = op(a, b); b broadcasts to a's shape; a must be dense (contiguous or channels-last).
 void binary_(BinaryOp op, const Tensor& a, const Tensor& b);
 // Gradient for input 0 (a) or 1 (b), with the broadcast shape of a and b (the caller reduces).
 Tensor binary_backward(BinaryOp op, int input, const Tensor& grad, const Tensor& a, const Tensor& b);

@@ -23,6 +23,40 @@ Strides contiguous_strides(const Shape& shape) {
   return strides;
 }
 
+const char* memory_format_name(MemoryFormat format) {
+  return format == MemoryFormat::ChannelsLast ? "channels_last" : "contiguous";
+}
+
+Strides strides_for(const Shape& shape, MemoryFormat format) {
+  if (format == MemoryFormat::Contiguous) return contiguous_strides(shape);
+  if (shape.size() != 4)
+    throw ShapeError("channels_last needs a 4-D [N, C, H, W] shape, got " + shape_str(shape));
+  const int64_t C = std::max<int64_t>(shape[1], 1), H = std::max<int64_t>(shape[2], 1),
+                W = std::max<int64_t>(shape[3], 1);
+  return {H * W * C, 1, W * C, C};
+}
+
+bool is_dense_in(const Shape& shape, const Strides& strides, MemoryFormat format) {
+  if (format == MemoryFormat::ChannelsLast && shape.size() != 4) return false;
+  if (numel_of(shape) == 0) return true;  // an empty tensor is dense whatever its strides
+  const int rank = static_cast<int>(shape.size());
+  int64_t expected = 1;
+  for (int k = 0; k < rank; ++k) {  // innermost first: row-major W, H, C, N; channels-last C, W, H, N
+    static constexpr int kChannelsLastOrder[4] = {1, 3, 2, 0};
+    const int d = format == MemoryFormat::ChannelsLast ? kChannelsLastOrder[k] : rank - 1 - k;
+    if (shape[d] == 1) continue;
+    if (strides[d] != expected) return false;
+    expected *= shape[d];
+  }
+  return true;
+}
+
+MemoryFormat memory_format_of(const Shape& shape, const Strides& strides) {
+  return !is_dense_in(shape, strides, MemoryFormat::Contiguous) && is_dense_in(shape, strides, MemoryFormat::ChannelsLast)
+             ? MemoryFormat::ChannelsLast
+             : MemoryFormat::Contiguous;
+}
+
 std::string shape_str(const Shape& shape) {
   std::ostringstream os;
   os << "[";

@@ -31,18 +31,9 @@ const Storage& Tensor::storage() const { return checked(impl_).storage; }
 int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim(d, dim(), "size")]; }
 int64_t Tensor::stride(int64_t d) const { return strides()[wrap_dim(d, dim(), "stride")]; }
 
-bool Tensor::is_contiguous() const {
-  const auto& sh = shape();
-  const auto& st = strides();
-  if (numel_of(sh) == 0) return true;  // an empty tensor is contiguous whatever its strides
-  int64_t expected = 1;
-  for (size_t i = sh.size(); i-- > 0;) {
-    if (sh[i] == 1) continue;
-    if (st[i] != expected) return false;
-    expected *= sh[i];
-  }
-  return true;
-}
+bool Tensor::is_contiguous() const { return is_dense_in(shape(), strides(), MemoryFormat::Contiguous); }
+bool Tensor::is_contiguous(MemoryFormat format) const { return is_dense_in(shape(), strides(), format); }
+MemoryFormat Tensor::memory_format() const { return memory_format_of(shape(), strides()); }
 
 void* Tensor::raw_data() const {
   const auto& impl = checked(impl_);

@@ -44,12 +44,14 @@ struct TensorOptions {
   DType dtype_ = DType::Float32;
   Device device_ = Device::cpu();
   bool requires_grad_ = false;
+  MemoryFormat memory_format_ = MemoryFormat::Contiguous;  // the strides empty() gives
   TensorOptions() = default;
   TensorOptions(DType d) : dtype_(d) {}
   TensorOptions(Device d) : device_(d) {}
   TensorOptions dtype(DType d) const { auto o = *this; o.dtype_ = d; return o; }
   TensorOptions device(Device d) const { auto o = *this; o.device_ = d; return o; }
   TensorOptions requires_grad(bool r = true) const { auto o = *this; o.requires_grad_ = r; return o; }
+  TensorOptions memory_format(MemoryFormat f) const { auto o = *this; o.memory_format_ = f; return o; }
 };
 
 class Tensor {
@@ -69,7 +71,12 @@ class Tensor {
   DType dtype() const;
   Device device() const;
   size_t element_size() const { return dtype_size(dtype()); }
-  bool is_contiguous() const;
+  bool is_contiguous() const;  // row-major (MemoryFormat::Contiguous)
+  // Dense in `format`, size-1 dims' strides ignored (an [N, C, 1, 1] tensor is both).
+  bool is_contiguous(MemoryFormat format) const;
+  // ChannelsLast for a channels-last tensor that is not also row-major, else Contiguous: the
+  // format ops give their outputs (PyTorch's suggest_memory_format).
+  MemoryFormat memory_format() const;
   const Storage& storage() const;
   TensorImpl* impl() const { return impl_.get(); }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
@@ -117,6 +124,7 @@ class Tensor {
   Tensor unsqueeze(int64_t dim) const;
   Tensor flatten(int64_t start_dim = 0, int64_t end_dim = -1) const;
   Tensor contiguous() const;  // this tensor when already contiguous, else a copy
+  Tensor contiguous(MemoryFormat format) const;  // likewise, dense in `format`
   Tensor clone() const;       // always a copy
 
   // ---- differentiable conversions ----

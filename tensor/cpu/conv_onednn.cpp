@@ -3,10 +3,14 @@
 // CpuBackend conv methods, which send float32 here and float64 (which oneDNN lacks) to
 // conv_im2col.cpp.
 //
-// Per distinct convolution (shapes, arguments and OpenMP thread count, since oneDNN plans its
-// work split for the thread count at creation) the primitive descriptors, primitives and the
-// reorders between our plain layouts (NCHW activations, OIHW or GOIHW weights) and the blocked
-// layouts oneDNN chooses (format_tag::any) are created once and cached. Scratchpads and
+// Per distinct convolution (shapes, arguments, activation layout and OpenMP thread count, since
+// oneDNN plans its work split for the thread count at creation) the primitive descriptors,
+// primitives and the reorders between our plain layouts (OIHW or GOIHW weights; NCHW or
+// channels-last NHWC activations) and the layouts oneDNN chooses are created once and cached.
+// Row-major activations let oneDNN choose (format_tag::any: its blocked nChw16c, reordered to and
+// from NCHW around every pass); channels-last activations are handed over as nhwc, which oneDNN's
+// AVX-512 kernels read and write directly, so only the weights are reordered (the layout a
+// channels-last network keeps from layer to layer, issue 15 item 2). Scratchpads and
 // reordered copies come from the caching allocator on every call (scratchpad_mode::user), so
 // cached primitives can run concurrently from several threads.
 //
@@ -30,6 +34,7 @@
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/cpu_settings.h"
 #include "tensor/kernels/bf16.h"
+#include "tensor/raw.h"
 
 namespace sepal::cpu {
 
@@ -81,8 +86,10 @@ struct ConvDims {
   memory::dims src, weights, dst, strides, dilates, padding;
   memory::data_type inputs = memory::data_type::f32;  // of every pass; outputs are float32
   bool round_inputs = false;                           // emulated bf16: float32 inputs rounded to bf16
+  Tag activations = Tag::nchw;                         // nhwc for channels-last tensors
   ConvDims(const Tensor& image, const Tensor& weight, const Tensor& out, const Conv2dArgs& a,
            cpu::Bf16Kernels bf16) {
+    if (channels_last(image)) activations = Tag::nhwc;
     if (a.precision == Precision::BFloat16) {
       if (bf16 == cpu::Bf16Kernels::Native) inputs = memory::data_type::bf16;
       else round_inputs = true;
@@ -96,13 +103,21 @@ struct ConvDims {
     dilates = {a.dilation[0] - 1, a.dilation[1] - 1};
     padding = {a.padding[0], a.padding[1]};
   }
-  memory::desc plain_src() const { return {src, memory::data_type::f32, Tag::nchw}; }
-  memory::desc plain_dst() const { return {dst, memory::data_type::f32, Tag::nchw}; }
+  // The activations of a call are channels-last when its source-side tensor (input or input
+  // gradient, allocated by the op in the input's format) is not row-major.
+  static bool channels_last(const Tensor& image) { return !image.is_contiguous(); }
+  memory::desc plain_src() const { return {src, memory::data_type::f32, activations}; }
+  memory::desc plain_dst() const { return {dst, memory::data_type::f32, activations}; }
   memory::desc plain_weights() const {
     return {weights, memory::data_type::f32, weights.size() == 4 ? Tag::oihw : Tag::goihw};
   }
-  memory::desc any_input(const memory::dims& d) const { return {d, inputs, Tag::any}; }
-  memory::desc any_output(const memory::dims& d) const { return {d, memory::data_type::f32, Tag::any}; }
+  // What a primitive is asked for: weights in any layout; activations likewise for NCHW tensors,
+  // exactly nhwc for channels-last ones (inputs in the pass's input type, outputs float32).
+  memory::desc input_weights() const { return {weights, inputs, Tag::any}; }
+  memory::desc output_weights() const { return {weights, memory::data_type::f32, Tag::any}; }
+  memory::desc input_act(const memory::dims& d) const { return {d, inputs, act_tag()}; }
+  memory::desc output_act(const memory::dims& d) const { return {d, memory::data_type::f32, act_tag()}; }
+  Tag act_tag() const { return activations == Tag::nhwc ? Tag::nhwc : Tag::any; }
 };
 
 dnnl::primitive_attr user_scratchpad() {
@@ -121,7 +136,7 @@ struct ConvPlan {
 
   explicit ConvPlan(const ConvDims& d) : dims(d) {
     dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                         d.any_input(d.src), d.any_input(d.weights), d.any_output(d.dst), d.strides,
+                                         d.input_act(d.src), d.input_weights(), d.output_act(d.dst), d.strides,
                                          d.dilates, d.padding, d.padding);
     fwd_pd = dnnl::convolution_forward::primitive_desc(desc, user_scratchpad(), cpu_engine());
   }
@@ -150,16 +165,16 @@ struct ConvPlan {
               make_operand(DNNL_ARG_WEIGHTS, d.plain_weights(), fwd_pd.weights_desc(), false),
               make_operand(DNNL_ARG_DST, d.plain_dst(), fwd_pd.dst_desc(), true)};
     if (kind == BackwardData) {
-      dnnl::convolution_backward_data::desc desc(algo, d.any_output(d.src), d.any_input(d.weights),
-                                                 d.any_input(d.dst), d.strides, d.dilates, d.padding, d.padding);
+      dnnl::convolution_backward_data::desc desc(algo, d.output_act(d.src), d.input_weights(),
+                                                 d.input_act(d.dst), d.strides, d.dilates, d.padding, d.padding);
       dnnl::convolution_backward_data::primitive_desc pd(desc, user_scratchpad(), e, fwd_pd);
       return {dnnl::convolution_backward_data(pd), pd.scratchpad_desc(),
               make_operand(DNNL_ARG_DIFF_DST, d.plain_dst(), pd.diff_dst_desc(), false),
               make_operand(DNNL_ARG_WEIGHTS, d.plain_weights(), pd.weights_desc(), false),
               make_operand(DNNL_ARG_DIFF_SRC, d.plain_src(), pd.diff_src_desc(), true)};
     }
-    dnnl::convolution_backward_weights::desc desc(algo, d.any_input(d.src), d.any_output(d.weights),
-                                                  d.any_input(d.dst), d.strides, d.dilates, d.padding, d.padding);
+    dnnl::convolution_backward_weights::desc desc(algo, d.input_act(d.src), d.output_weights(),
+                                                  d.input_act(d.dst), d.strides, d.dilates, d.padding, d.padding);
     dnnl::convolution_backward_weights::primitive_desc pd(desc, user_scratchpad(), e, fwd_pd);
     return {dnnl::convolution_backward_weights(pd), pd.scratchpad_desc(),
             make_operand(DNNL_ARG_SRC, d.plain_src(), pd.src_desc(), false),
@@ -172,9 +187,10 @@ struct ConvPlan {
 // count the plan was made for.
 ConvPlan& plan_for(const Tensor& image, const Tensor& weight, const Tensor& out, const Conv2dArgs& a) {
   static std::mutex mutex;
-  static ConvPlanCache<ConvPlan, 3> plans;
+  static ConvPlanCache<ConvPlan, 4> plans;
   const cpu::Bf16Kernels bf16 = cpu::effective_bf16_kernels();
-  const auto key = conv_plan_key(image, weight, a, a.precision, bf16, omp_get_max_threads());
+  const auto key = conv_plan_key(image, weight, a, a.precision, bf16, omp_get_max_threads(),
+                                 ConvDims::channels_last(image));
   std::lock_guard<std::mutex> lock(mutex);
   std::unique_ptr<ConvPlan>& plan = plans[key];
   if (!plan) plan = std::make_unique<ConvPlan>(ConvDims(image, weight, out, a, bf16));
@@ -303,11 +319,11 @@ struct InferencePlan {
     const auto algo = dnnl::algorithm::convolution_direct;
     if (epilogue.bias.defined()) bias = memory::desc({d.dst[1]}, memory::data_type::f32, Tag::x);
     const auto desc = epilogue.bias.defined()
-                          ? dnnl::convolution_forward::desc(prop, algo, d.any_input(d.src), d.any_input(d.weights),
-                                                            bias, d.any_output(d.dst), d.strides, d.dilates,
+                          ? dnnl::convolution_forward::desc(prop, algo, d.input_act(d.src), d.input_weights(),
+                                                            bias, d.output_act(d.dst), d.strides, d.dilates,
                                                             d.padding, d.padding)
-                          : dnnl::convolution_forward::desc(prop, algo, d.any_input(d.src), d.any_input(d.weights),
-                                                            d.any_output(d.dst), d.strides, d.dilates, d.padding,
+                          : dnnl::convolution_forward::desc(prop, algo, d.input_act(d.src), d.input_weights(),
+                                                            d.output_act(d.dst), d.strides, d.dilates, d.padding,
                                                             d.padding);
     const dnnl::convolution_forward::primitive_desc pd(desc, attr, cpu_engine());
     pass = {dnnl::convolution_forward(pd), pd.scratchpad_desc(),
@@ -337,9 +353,10 @@ struct InferencePlan {
 InferencePlan& inference_plan_for(const Tensor& image, const Tensor& weight, const Tensor& out, const Conv2dArgs& a,
                                   const ConvEpilogue& epilogue) {
   static std::mutex mutex;
-  static ConvPlanCache<InferencePlan, 4> plans;
+  static ConvPlanCache<InferencePlan, 5> plans;
   const cpu::Bf16Kernels bf16 = cpu::effective_bf16_kernels();
-  const auto key = conv_plan_key(image, weight, a, a.precision, bf16, omp_get_max_threads(), epilogue.kind());
+  const auto key = conv_plan_key(image, weight, a, a.precision, bf16, omp_get_max_threads(), epilogue.kind(),
+                                 ConvDims::channels_last(image));
   std::lock_guard<std::mutex> lock(mutex);
   std::unique_ptr<InferencePlan>& plan = plans[key];
   if (!plan) plan = std::make_unique<InferencePlan>(ConvDims(image, weight, out, a, bf16), epilogue);
@@ -356,28 +373,46 @@ void onednn_conv2d_forward_fused(const Tensor& input, const Tensor& weight, cons
 }
 
 // ---- CpuBackend: float32 on oneDNN, float64 on im2col ----
+namespace {
+// im2col works on row-major tensors: channels-last operands (float64 in a channels-last network)
+// go through row-major copies, and the result is copied back into `out`'s layout.
+template <typename Fn>
+void on_row_major(const Tensor& out, Fn fn) {
+  if (out.is_contiguous()) return fn(out);
+  const Tensor staged = empty(out.shape(), TensorOptions().dtype(out.dtype()).device(out.device()));
+  fn(staged);
+  raw::copy_(out, staged);
+}
+}  // namespace
+
 void CpuBackend::conv2d_forward(const Tensor& input, const Tensor& weight, const Tensor& out,
                                 const Conv2dArgs& args) {
-  if (input.dtype() == DType::Float32) onednn_conv2d_forward(input, weight, out, args);
-  else im2col_conv2d_forward(input, weight, out, args);
+  if (input.dtype() == DType::Float32) return onednn_conv2d_forward(input, weight, out, args);
+  on_row_major(out, [&](const Tensor& o) { im2col_conv2d_forward(raw::contiguous(input), weight, o, args); });
 }
 
 void CpuBackend::conv2d_forward_fused(const Tensor& input, const Tensor& weight, const Tensor& out,
                                       const Conv2dArgs& args, const ConvEpilogue& epilogue) {
-  if (input.dtype() == DType::Float32) onednn_conv2d_forward_fused(input, weight, out, args, epilogue);
-  else im2col_conv2d_forward_fused(input, weight, out, args, epilogue);
+  if (input.dtype() == DType::Float32) return onednn_conv2d_forward_fused(input, weight, out, args, epilogue);
+  ConvEpilogue row_major = epilogue;
+  if (row_major.residual.defined()) row_major.residual = raw::contiguous(epilogue.residual);
+  on_row_major(out, [&](const Tensor& o) {
+    im2col_conv2d_forward_fused(raw::contiguous(input), weight, o, args, row_major);
+  });
 }
 
 void CpuBackend::conv2d_backward_input(const Tensor& grad_out, const Tensor& weight, const Tensor& grad_input,
                                        const Conv2dArgs& args) {
-  if (grad_out.dtype() == DType::Float32) onednn_conv2d_backward_input(grad_out, weight, grad_input, args);
-  else im2col_conv2d_backward_input(grad_out, weight, grad_input, args);
+  if (grad_out.dtype() == DType::Float32) return onednn_conv2d_backward_input(grad_out, weight, grad_input, args);
+  on_row_major(grad_input, [&](const Tensor& gi) {
+    im2col_conv2d_backward_input(raw::contiguous(grad_out), weight, gi, args);
+  });
 }
 
 void CpuBackend::conv2d_backward_weight(const Tensor& grad_out, const Tensor& input, const Tensor& grad_weight,
                                         const Conv2dArgs& args) {
-  if (grad_out.dtype() == DType::Float32) onednn_conv2d_backward_weight(grad_out, input, grad_weight, args);
-  else im2col_conv2d_backward_weight(grad_out, input, grad_weight, args);
+  if (grad_out.dtype() == DType::Float32) return onednn_conv2d_backward_weight(grad_out, input, grad_weight, args);
+  im2col_conv2d_backward_weight(raw::contiguous(grad_out), raw::contiguous(input), grad_weight, args);
 }
 
 }  // namespace sepal::cpu

@@ -15,6 +15,7 @@ class CpuBackend final : public Backend {
   void copy_from_host(void* dst, const void* src, size_t n) override;
   void copy_to_host(void* dst, const void* src, size_t n) override;
   void synchronize() override;
+  bool takes_channels_last(DType) const override { return true; }  // every floating dtype
   void fill(const Tensor& out, double value) override;
   void arange(const Tensor& out, double start, double step) override;
   void random(const Tensor& out, const RandomArgs& a) override;

@@ -1,4 +1,5 @@
-// norm.cpp: CPU batch normalisation over contiguous [N, C, HW] (HW = H*W, or 1 for [N, C]).
+// norm.cpp: CPU batch normalisation over contiguous [N, C, HW] (HW = H*W, or 1 for [N, C]; a
+// channels-last [N, C, H, W] is [N*H*W, C, 1], kernels::bn_layout, and takes the small-plane path).
 // Statistics and backward reductions accumulate in double. Planes of at least kSmallPlane
 // elements: the reductions run one channel per OpenMP iteration and the normalisation and
 // grad_input passes over the N*C planes, each with a vectorised inner loop over HW. Smaller

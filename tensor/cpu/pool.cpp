@@ -1,4 +1,5 @@
-// pool.cpp: CPU 2-D pooling over contiguous NCHW, one (n, c) plane per OpenMP iteration. The
+// pool.cpp: CPU 2-D pooling over contiguous NCHW, one (n, c) plane per OpenMP iteration
+// (channels-last tensors go to tensor/cpu/pool_channels_last.cpp). The
 // window math (bounds, padding, NaN rule, adaptive windows) is shared with CUDA through
 // tensor/kernels/norm_pool.h. Max-pool forward copies each plane's rows into a -inf padded
 // buffer split by column phase and computes blocks of output cells in registers (see
@@ -10,6 +11,7 @@
 
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/cpu/pool_channels_last.h"
 #include "tensor/kernels/layouts.h"
 #include "tensor/kernels/norm_pool.h"
 
@@ -180,6 +182,7 @@ void max_pool_plane(const T* src, const MaxPoolPlan& plan, T* buffer, T* y, int6
 
 void CpuBackend::max_pool2d_forward(const Tensor& input, const Tensor& out, const Tensor& indices,
                                     const Pool2dArgs& args) {
+  if (!input.is_contiguous()) return max_pool2d_forward_channels_last(input, out, indices, args);
   dispatch_floating(input.dtype(), "max_pool2d", [&]<typename T>() {
     const PlaneLayout L = plane_layout(input, out);
     if (L.planes * L.P * L.Q == 0) return;
@@ -210,6 +213,7 @@ void CpuBackend::max_pool2d_forward(const Tensor& input, const Tensor& out, cons
 }
 
 void CpuBackend::max_pool2d_backward(const Tensor& grad_out, const Tensor& indices, const Tensor& grad_input) {
+  if (!grad_input.is_contiguous()) return max_pool2d_backward_channels_last(grad_out, indices, grad_input);
   dispatch_floating(grad_out.dtype(), "max_pool2d_backward", [&]<typename T>() {
     const PlaneLayout L = plane_layout(grad_input, grad_out);
     const T* g = grad_out.data_ptr<T>();
@@ -227,6 +231,7 @@ void CpuBackend::max_pool2d_backward(const Tensor& grad_out, const Tensor& indic
 }
 
 void CpuBackend::adaptive_avg_pool2d_forward(const Tensor& input, const Tensor& out) {
+  if (!input.is_contiguous()) return adaptive_avg_pool2d_forward_channels_last(input, out);
   dispatch_floating(input.dtype(), "adaptive_avg_pool2d", [&]<typename T>() {
     const PlaneLayout L = plane_layout(input, out);
     const T* x = input.data_ptr<T>();
@@ -256,6 +261,7 @@ void CpuBackend::adaptive_avg_pool2d_forward(const Tensor& input, const Tensor& 
 // kernels::adaptive_avg_grad_cell's sum (the CUDA kernel's gather), without its per-element
 // window searches.
 void CpuBackend::adaptive_avg_pool2d_backward(const Tensor& grad_out, const Tensor& grad_input) {
+  if (!grad_input.is_contiguous()) return adaptive_avg_pool2d_backward_channels_last(grad_out, grad_input);
   dispatch_floating(grad_out.dtype(), "adaptive_avg_pool2d_backward", [&]<typename T>() {
     const PlaneLayout L = plane_layout(grad_input, grad_out);
     const T* g = grad_out.data_ptr<T>();

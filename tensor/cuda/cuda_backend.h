@@ -35,6 +35,9 @@ class CudaBackend final : public Backend {
   void copy_from_host(void* dst, const void* host_src, size_t nbytes) override;
   void copy_to_host(void* host_dst, const void* src, size_t nbytes) override;
   void synchronize() override;
+  // cuDNN reads NHWC, but the CUDA kernels here have not run on channels-last tensors yet
+  // (no GPU lent so far): the ops hand CUDA row-major copies.
+  bool takes_channels_last(DType) const override { return false; }
   AllocatorStats allocator_stats();
   void empty_cache();
   void set_max_cached_bytes(size_t bytes);

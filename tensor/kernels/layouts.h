@@ -9,13 +9,16 @@
 
 namespace sepal::kernels {
 
-// Batch normalisation over [N, C, HW]: HW = H*W for [N, C, H, W], 1 for [N, C].
+// Batch normalisation over [N, C, HW]: HW = H*W for [N, C, H, W], 1 for [N, C]. A channels-last
+// [N, C, H, W] (a dense tensor that is not row-major) is [N*H*W, C, 1]: rows of C channels.
 struct BnLayout {
   int64_t N, C, HW;
 };
 inline BnLayout bn_layout(const Tensor& x) {
   const int64_t N = x.size(0), C = x.size(1);
-  return {N, C, N * C == 0 ? 0 : x.numel() / (N * C)};
+  const int64_t HW = N * C == 0 ? 0 : x.numel() / (N * C);
+  if (x.dim() == 4 && !x.is_contiguous()) return {N * HW, C, 1};
+  return {N, C, HW};
 }
 
 // Plane count and sizes of an [N, C, H, W] input pooled to [N, C, P, Q].
