@@ -1,6 +1,7 @@
 // elementwise.cpp: differentiable unary, binary, scalar and comparison ops. Forward and backward
 // come from the same functor (kernels/elementwise_ops.h): the backward of a unary op is
-// grad * f'(x, y), of a binary op the functor's da/db; the engine reduces broadcast gradients.
+// grad * f'(x, y), of a binary op the functor's da/db (an add passes the gradient through: the
+// residual connections of a ResNet); the engine reduces broadcast gradients.
 // The plain functions (sepal::exp(x), x.exp(), add(a, b), eq(a, b)) are generated from that
 // file's op lists; the scalar forms and operators below are written out.
 #include <cmath>
@@ -26,6 +27,10 @@ Tensor unary_op(UnaryOp op, const Tensor& x, UnaryArgs args = {}) {
 
 Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b) {
   Tensor y = raw::binary(op, a, b);
+  if (op == BinaryOp::Add)  // d/da = d/db = 1: the gradient itself, no copy and no saved operands
+    return autograd::record(op_name(op), y, {a, b}, [](const Tensor& g, const std::vector<bool>& needs) {
+      return std::vector<Tensor>{needs[0] ? g : Tensor(), needs[1] ? g : Tensor()};
+    });
   return autograd::record(op_name(op), y, {a, b},
                           [op, a, b](const Tensor& g, const std::vector<bool>& needs) {
                             std::vector<Tensor> grads(2);

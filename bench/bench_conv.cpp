@@ -4,6 +4,9 @@
 // plus the gradients of the input and of the weight.
 //   BM_ConvStep:    y = conv2d(x, w); y.backward(g) through autograd, grads reset each time
 //                   (what torch's y = F.conv2d(x, w); y.backward(g) does);
+//   BM_ConvStepChannelsLast: the same with x and g channels-last (MemoryFormat::ChannelsLast), as
+//                   a channels-last ResNet runs it: oneDNN's nhwc kernels, no activation reorders
+//                   (torch's counterpart: conv_torch.py --channels-last);
 //   BM_ConvForward: the forward alone;
 //   BM_ConvKernels: the three backend kernels called directly (no autograd, no bias);
 //   BM_ConvKernels/bf16_{native,emulated}: the same in bf16 autocast precision, with oneDNN's bf16
@@ -51,14 +54,15 @@ struct Problem {
 using sepal_bench::process_cpu_ms;
 void context(benchmark::State& state) { sepal_bench::thread_context(state); }
 
-void BM_ConvStep(benchmark::State& state) {
+void conv_step(benchmark::State& state, MemoryFormat format) {
   Problem p;
-  Tensor x = p.x.detach().requires_grad_(true), w = p.w.detach().requires_grad_(true);
+  Tensor x = raw::contiguous(p.x, format).detach().requires_grad_(true), w = p.w.detach().requires_grad_(true);
+  const Tensor g = raw::contiguous(p.g, format);
   double cpu_ms = 0;
   for (auto _ : state) {
     const double start = process_cpu_ms();
     Tensor y = conv2d(x, w, Tensor(), p.o);
-    y.backward(p.g);
+    y.backward(g);
     benchmark::DoNotOptimize(x.grad().raw_data());
     x.zero_grad();
     w.zero_grad();
@@ -67,6 +71,9 @@ void BM_ConvStep(benchmark::State& state) {
   state.counters["process_cpu_ms"] = benchmark::Counter(cpu_ms, benchmark::Counter::kAvgIterations);
   context(state);
 }
+
+void BM_ConvStep(benchmark::State& state) { conv_step(state, MemoryFormat::Contiguous); }
+void BM_ConvStepChannelsLast(benchmark::State& state) { conv_step(state, MemoryFormat::ChannelsLast); }
 
 void BM_ConvForward(benchmark::State& state) {
   Problem p;
@@ -300,6 +307,8 @@ void BM_ConvKernelsCuda(benchmark::State& state, bool autotune, bool tf32) {
 // a shared machine, the median the typical one (conv_torch.py prints both likewise).
 using sepal_bench::min_of;
 BENCHMARK(BM_ConvStep)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1)->Repetitions(40)
+    ->ComputeStatistics("min", min_of)->ReportAggregatesOnly();
+BENCHMARK(BM_ConvStepChannelsLast)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1)->Repetitions(40)
     ->ComputeStatistics("min", min_of)->ReportAggregatesOnly();
 BENCHMARK(BM_ConvForward)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(1)->Repetitions(40)
     ->ComputeStatistics("min", min_of)->ReportAggregatesOnly();
