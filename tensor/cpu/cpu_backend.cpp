@@ -3,6 +3,7 @@
 // a long row across threads (reduce.cpp); matmul calls OpenBLAS (blas.cpp).
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -63,7 +64,42 @@ void CpuBackend::random(const Tensor& out, const RandomArgs& a) {
   });
 }
 
+namespace {
+
+// dst = src between row-major NCHW and channels-last NHWC of one dtype (the edges of a
+// channels-last network: the input images, a row-major copy of its activations): per image, a
+// transpose of an [R, K] matrix ([C, H*W] one way, [H*W, C] the other) in 32 x 32 tiles, instead
+// of the generic loop whose innermost dim is then C (3 for images). False when it does not apply.
+bool copy_between_layouts(const Tensor& src, const Tensor& dst) {
+  if (src.dtype() != dst.dtype() || src.dim() != 4 || src.numel() == 0) return false;
+  const bool to_channels_last = src.is_contiguous() && dst.memory_format() == MemoryFormat::ChannelsLast;
+  const bool to_row_major = src.memory_format() == MemoryFormat::ChannelsLast && dst.is_contiguous();
+  if (!to_channels_last && !to_row_major) return false;
+  const int64_t N = src.size(0), C = src.size(1), HW = src.size(2) * src.size(3);
+  const int64_t R = to_channels_last ? C : HW, K = to_channels_last ? HW : C;
+  dispatch_all(src.dtype(), "copy", [&]<typename T>() {
+    constexpr int64_t kTile = 32;
+    const T* in = src.data_ptr<T>();
+    T* out = dst.data_ptr<T>();
+    const int64_t r_tiles = (R + kTile - 1) / kTile, k_tiles = (K + kTile - 1) / kTile;
+#pragma omp parallel for collapse(2) if (src.numel() > cpu::kParallelGrain)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t tile = 0; tile < r_tiles * k_tiles; ++tile) {
+        const int64_t r0 = (tile / k_tiles) * kTile, k0 = (tile % k_tiles) * kTile;
+        const int64_t r1 = std::min(R, r0 + kTile), k1 = std::min(K, k0 + kTile);
+        const T* a = in + n * R * K;
+        T* b = out + n * R * K;
+        for (int64_t k = k0; k < k1; ++k)
+          for (int64_t r = r0; r < r1; ++r) b[k * R + r] = a[r * K + k];
+      }
+  });
+  return true;
+}
+
+}  // namespace
+
 void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
+  if (copy_between_layouts(src, dst)) return;
   dispatch_all(dst.dtype(), "copy", [&]<typename D>() {
     dispatch_all(src.dtype(), "copy", [&]<typename S>() {
       cpu::cpu_map<D, S>(kernels::CastForward<D, S>{}, dst, {&src});

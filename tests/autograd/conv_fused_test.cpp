@@ -81,6 +81,38 @@ TEST(ConvFusedAutocast, Bf16MatchesTheCompositionInBf16) {
   EXPECT_GT(scaled_error(want, composed(x, w, b, r, true, o)), 1e-4) << "bf16 rounding shows against float32";
 }
 
+// The CPU keeps the inference path's reordered weights between calls (conv_onednn.cpp's
+// InferenceWeightCache): every kind of change to the weights must reach the next call, channels-last
+// or not, in float32 and under bf16 autocast.
+TEST(ConvFusedWeightCache, ChangedWeightsAreNeverServedStale) {
+  NoGradGuard no_grad;
+  const Conv2dOptions o{{1, 1}, {1, 1}};
+  for (const MemoryFormat format : {MemoryFormat::Contiguous, MemoryFormat::ChannelsLast})
+    for (const Precision precision : {Precision::Float32, Precision::BFloat16}) {
+      AutocastGuard autocast(precision);
+      const Tensor x = raw::contiguous(randn({2, 32, 9, 9}), format), b = randn({32});
+      Tensor w = randn({32, 32, 3, 3});
+      auto check = [&](const char* what) {
+        EXPECT_LE(scaled_error(conv2d_fused(x, w, b, Tensor(), true, o), composed(x, w, b, Tensor(), true, o)),
+                  rounding_tolerance(DType::Float32))
+            << what << " " << memory_format_name(format) << " " << precision_name(precision);
+      };
+      check("first call");
+      check("repeated call");
+      w.mul_(-2.0);
+      check("after mul_");
+      w.copy_(randn({32, 32, 3, 3}));
+      check("after copy_");
+      w = randn({32, 32, 3, 3});
+      check("new weights");
+      std::vector<float> outside = w.to_vector<float>();
+      w = from_blob(outside.data(), {32, 32, 3, 3});
+      check("outside memory");
+      for (float& v : outside) v = -v;  // written behind the library's back
+      check("outside memory changed");
+    }
+}
+
 TEST(ConvFusedErrors, ResidualMustHaveTheOutputShape) {
   Tensor x = randn({1, 2, 5, 5}), w = randn({3, 2, 3, 3});
   expect_error_containing([&] { conv2d_fused(x, w, Tensor(), randn({1, 3, 5, 5}), true); },

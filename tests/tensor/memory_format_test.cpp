@@ -56,6 +56,24 @@ TEST(MemoryFormat, ConversionsKeepEveryValue) {
   EXPECT_TRUE(leaf.grad().is_contiguous());  // a row-major leaf gets a row-major gradient
 }
 
+// The CPU copies between the layouts by tiled transposes: every dtype, odd sizes, large tensors.
+TEST(MemoryFormat, LayoutCopiesOfEveryDTypeAndSize) {
+  for (const Shape& shape : {Shape{8, 3, 224, 224}, Shape{3, 37, 5, 7}, Shape{1, 64, 33, 1}})
+    for (const DType dtype : {DType::Float32, DType::Float64, DType::Int64, DType::UInt8}) {
+      const Tensor x = raw::cast(randint(0, 200, shape), dtype);
+      const Tensor cl = raw::contiguous(x, kCL);
+      const Tensor back = raw::contiguous(cl, MemoryFormat::Contiguous);
+      EXPECT_EQ(raw::cast(cl, DType::Int64).to_vector<int64_t>(), raw::cast(x, DType::Int64).to_vector<int64_t>())
+          << shape_str(shape) << " " << dtype_name(dtype);
+      EXPECT_EQ(raw::cast(back, DType::Int64).to_vector<int64_t>(), raw::cast(x, DType::Int64).to_vector<int64_t>());
+      // into a channels-last view with an offset (a slice of a larger batch)
+      Tensor big = empty({shape[0] + 1, shape[1], shape[2], shape[3]}, TensorOptions().dtype(dtype).memory_format(kCL));
+      Tensor slice = raw::narrow(big, 0, 1, shape[0]);
+      raw::copy_(slice, x);
+      EXPECT_EQ(raw::cast(slice, DType::Int64).to_vector<int64_t>(), raw::cast(x, DType::Int64).to_vector<int64_t>());
+    }
+}
+
 TEST(MemoryFormat, ElementwiseResultsKeepTheLayout) {
   const Tensor x = randn({2, 8, 3, 3}), bias = randn({1, 8, 1, 1});
   const Tensor cl = x.contiguous(kCL);
