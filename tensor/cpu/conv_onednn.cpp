@@ -24,6 +24,8 @@
 #include <dnnl.hpp>
 #include <omp.h>
 
+#include <algorithm>
+#include <cstring>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -196,6 +198,18 @@ ConvPlan& plan_for(const Tensor& image, const Tensor& weight, const Tensor& out,
   std::unique_ptr<ConvPlan>& plan = plans[key];
   if (!plan) plan = std::make_unique<ConvPlan>(ConvDims(image, weight, out, a, bf16));
   return *plan;
+}
+
+// A parallel memcpy (oneDNN's same-layout reorder runs its generic "simple:any" kernel: 6 ms of
+// a ResNet-18 eval forward for the residuals against about 1 ms).
+void copy_bytes(const void* from, void* to, size_t bytes) {
+  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), static_cast<int64_t>(bytes >> 18)));
+#pragma omp parallel for if (chunks > 1)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const size_t begin = bytes * static_cast<size_t>(c) / static_cast<size_t>(chunks);
+    const size_t end = bytes * static_cast<size_t>(c + 1) / static_cast<size_t>(chunks);
+    std::memcpy(static_cast<char*>(to) + begin, static_cast<const char*>(from) + begin, end - begin);
+  }
 }
 
 // out[i] = in[i] rounded to the nearest bfloat16 value (in == out allowed).
@@ -389,7 +403,7 @@ struct InferencePlan {
             make_operand(DNNL_ARG_WEIGHTS, d.plain_weights(), pd.weights_desc(), false),
             make_operand(DNNL_ARG_DST, d.plain_dst(), pd.dst_desc(), true)};
     pass.round_inputs = d.round_inputs;
-    if (epilogue.residual.defined())  // a plain copy when the layouts coincide (channels-last)
+    if (epilogue.residual.defined())  // used when the layouts differ (NCHW); else copy_bytes
       residual_in = dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), d.plain_dst(), cpu_engine(),
                                                                 pd.dst_desc()));
   }
@@ -413,7 +427,9 @@ struct InferencePlan {
     bind_weights(x, weight);
     if (epilogue.bias.defined()) x.args.insert({DNNL_ARG_BIAS, memory(bias, x.e, epilogue.bias.raw_data())});
     memory result = x.output(pass.out, out.raw_data());
-    if (epilogue.residual.defined()) {
+    if (epilogue.residual.defined() && pass.out.direct()) {  // channels-last: the output's own layout
+      copy_bytes(epilogue.residual.raw_data(), out.raw_data(), pass.out.plain.get_size());
+    } else if (epilogue.residual.defined()) {
       memory residual(pass.out.plain, x.e, epilogue.residual.raw_data());
       residual_in.execute(x.s, residual, result);
     }

@@ -66,6 +66,14 @@ TEST(Matmul, TransposedOperands) {
   expect_matches_naive(rnd({6, 1}).t(), rnd({6, 3}), 1e-12);
 }
 
+// float32 products up to 2^22 multiply-adds run on oneDNN's sgemm, larger ones on OpenBLAS
+// (tensor/cpu/blas.cpp): both sides of the switch, with transposed operands.
+TEST(Matmul, Float32OnBothSidesOfTheSmallGemmSwitch) {
+  expect_matches_naive(rnd({8, 512}, DType::Float32), rnd({102, 512}, DType::Float32).t(), 1e-3);  // a ResNet head
+  expect_matches_naive(rnd({8, 102}, DType::Float32).t(), rnd({8, 512}, DType::Float32), 1e-4);  // its weight gradient
+  expect_matches_naive(rnd({160, 256}, DType::Float32), rnd({128, 256}, DType::Float32).t(), 1e-3);  // 5.2M
+}
+
 TEST(Matmul, NarrowedAndExpandedOperands) {
   // a column slice: row stride 10 with only 4 columns
   expect_matches_naive(rnd({5, 10}).narrow(1, 3, 4), rnd({4, 6}), 1e-12);
