@@ -1,7 +1,9 @@
 // batch_norm.cpp: differentiable batch normalisation, as torch.nn.functional.batch_norm. Validates
 // once, calls the backend's forward (which in training also updates the running statistics in
 // place: a buffer update, outside any graph) and records the backward next to it. Gradients flow
-// to input, weight and bias; the running statistics are buffers and receive none.
+// to input, weight and bias; the running statistics are buffers and receive none. batch_norm_relu
+// is the same followed by ReLU, in the same passes over memory (BatchNormArgs::relu): its backward
+// masks the gradient by the saved output inside the BatchNorm backward.
 #include <string>
 
 #include "autograd/nn_functions.h"
@@ -30,10 +32,9 @@ Tensor per_channel(const Tensor& t, int64_t channels) {
   return t.defined() ? raw::reshape(raw::contiguous(t), {channels}) : t;
 }
 
-}  // namespace
-
-Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
-                  const Tensor& bias, bool training, double momentum, double eps) {
+Tensor batch_norm_impl(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                       const Tensor& weight, const Tensor& bias, bool training, double momentum, double eps,
+                       bool relu) {
   raw::check_defined(kOp, input, "input");
   if (input.dim() != 2 && input.dim() != 4)
     throw ShapeError(std::string(kOp) + ": expected input [N, C] or [N, C, H, W], got " + shape_str(input.shape()));
@@ -66,7 +67,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   Tensor out = empty(x.shape(), options.memory_format(format));
   Tensor save_mean = empty({channels}, options), save_invstd = empty({channels}, options);
   backend_for(input.device()).batch_norm_forward(x, w, b, rm, rv, out, save_mean, save_invstd,
-                                                 BatchNormArgs{training, momentum, eps});
+                                                 BatchNormArgs{training, momentum, eps, relu});
   if (training) {
     if (rm.defined()) rm.mark_modified();  // the backend updated them in place
     if (rv.defined()) rv.mark_modified();
@@ -77,21 +78,34 @@ Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor&
   if (!autograd::any_requires_grad({input, weight, bias})) return out;
   const Shape weight_shape = weight.defined() ? weight.shape() : Shape{};
   const Shape bias_shape = bias.defined() ? bias.shape() : Shape{};
+  const Tensor relu_output = relu ? out.detach() : Tensor();  // detached: the node must not own its output
   return autograd::record(
-      kOp, out, {input, weight, bias},
-      [x, w, save_mean, save_invstd, training, channels, weight_shape, bias_shape,
-       format](const Tensor& grad, const std::vector<bool>& needs) {
+      relu ? "batch_norm_relu" : kOp, out, {input, weight, bias},
+      [x, w, save_mean, save_invstd, training, channels, weight_shape, bias_shape, format,
+       relu_output](const Tensor& grad, const std::vector<bool>& needs) {
         const TensorOptions options = TensorOptions().dtype(x.dtype()).device(x.device());
         std::vector<Tensor> grads(3);
         if (needs[0]) grads[0] = empty(x.shape(), options.memory_format(format));
         if (needs[1]) grads[1] = empty({channels}, options);
         if (needs[2]) grads[2] = empty({channels}, options);
         backend_for(x.device()).batch_norm_backward(raw::contiguous(grad, format), x, w, save_mean, save_invstd, grads[0],
-                                                    grads[1], grads[2], training);
+                                                    grads[1], grads[2], training, relu_output);
         if (needs[1]) grads[1] = raw::reshape(grads[1], weight_shape);
         if (needs[2]) grads[2] = raw::reshape(grads[2], bias_shape);
         return grads;
       });
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps) {
+  return batch_norm_impl(input, running_mean, running_var, weight, bias, training, momentum, eps, false);
+}
+
+Tensor batch_norm_relu(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                       const Tensor& weight, const Tensor& bias, bool training, double momentum, double eps) {
+  return batch_norm_impl(input, running_mean, running_var, weight, bias, training, momentum, eps, true);
 }
 
 }  // namespace sepal

@@ -35,6 +35,11 @@ Tensor conv2d_fused(const Tensor& input, const Tensor& weight, const Tensor& bia
 Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& weight, const Tensor& bias, bool training, double momentum = 0.1,
                   double eps = 1e-5);
+// relu(batch_norm(...)) in the passes of batch_norm alone, forward and backward (the ReLU is
+// applied as the output is written, its gradient as dy is read): equal to the composition.
+Tensor batch_norm_relu(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                       const Tensor& weight, const Tensor& bias, bool training, double momentum = 0.1,
+                       double eps = 1e-5);
 
 struct MaxPool2dOptions {
   std::array<int64_t, 2> kernel{2, 2};

@@ -153,7 +153,7 @@ void BM_BatchNorm(benchmark::State& state, Shape shape, bool backward) {
       be.batch_norm_forward(x, w, b, rm, rv, out, m, is, args);
     } else {
       Tensor dx = empty(shape), dw = empty({C}), db = empty({C});
-      be.batch_norm_backward(dy, x, w, mean, invstd, dx, dw, db, true);
+      be.batch_norm_backward(dy, x, w, mean, invstd, dx, dw, db, true, Tensor());
     }
   }
   state.SetBytesProcessed(state.iterations() * x.numel() * 4 * (backward ? 5 : 3));

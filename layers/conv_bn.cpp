@@ -76,6 +76,14 @@ Tensor conv_bn_act(const ModulePtr& conv, const ModulePtr& bn, ConvBnFold& fold,
     }
     return act && !fused_relu ? (*act)(y) : y;
   }
+  // Otherwise (training mode): BatchNorm and a ReLU straight after it run as one pass
+  // (batch_norm_relu), booked under the BatchNorm in a profile; with a residual in between, as modules.
+  auto* b_mut = dynamic_cast<BatchNorm2d*>(bn.get());
+  if (b_mut && fused_relu && !residual.defined() && conv_bn_folding()) {
+    const Tensor z = (*conv)(x);
+    const profile::Scope scope(b_mut->scope_name());
+    return b_mut->forward_relu(z);
+  }
   y = (*bn)((*conv)(x));
   if (residual.defined()) y = y + residual;
   return act ? (*act)(y) : y;

@@ -7,7 +7,9 @@
 //   b' = beta + (b - running_mean) * s   (b: the convolution's bias, 0 when it has none),
 // and the folded convolution runs with its bias, the residual add and ReLU fused into one backend
 // pass (conv2d_fused: oneDNN post-ops on the CPU). The input may require grad: the folded
-// convolution is then an ordinary differentiable conv2d of the input. Training mode never folds.
+// convolution is then an ordinary differentiable conv2d of the input. Training mode never folds;
+// there a BatchNorm followed directly by ReLU (no residual in between) runs as batch_norm_relu,
+// one pass forward and one backward for the pair.
 //
 // The folded tensors are cached per (conv, bn) pair in a ConvBnFold and recomputed when any
 // source changes: the key holds the version (tensor/storage.h) and address of conv.weight,

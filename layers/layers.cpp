@@ -79,12 +79,15 @@ BatchNorm2d::BatchNorm2d(int64_t n, double eps, double momentum)
   running_var = register_buffer("running_var", ones({n}));
   num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, DType::Int64));
 }
-Tensor BatchNorm2d::forward(const Tensor& input) {
+Tensor BatchNorm2d::forward(const Tensor& input) { return run(input, false); }
+Tensor BatchNorm2d::forward_relu(const Tensor& input) { return run(input, true); }
+Tensor BatchNorm2d::run(const Tensor& input, bool relu) {
   if (is_training()) {
     NoGradGuard no_grad;
     raw::binary_(BinaryOp::Add, num_batches_tracked, raw::scalar_like(num_batches_tracked, 1.0));
   }
-  return batch_norm(input, running_mean, running_var, weight, bias, is_training(), momentum, eps);
+  return relu ? batch_norm_relu(input, running_mean, running_var, weight, bias, is_training(), momentum, eps)
+              : batch_norm(input, running_mean, running_var, weight, bias, is_training(), momentum, eps);
 }
 std::string BatchNorm2d::extra_repr() const {
   return std::to_string(num_features) + ", eps=" + std::to_string(eps) + ", momentum=" + std::to_string(momentum);

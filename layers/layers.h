@@ -54,10 +54,15 @@ class BatchNorm2d : public Module {
  public:
   explicit BatchNorm2d(int64_t num_features, double eps = 1e-5, double momentum = 0.1);
   Tensor forward(const Tensor& input) override;
+  // relu(forward(input)) in one pass (batch_norm_relu); conv_bn_act uses it in training mode.
+  Tensor forward_relu(const Tensor& input);
   std::string extra_repr() const override;
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   int64_t num_features;
   double eps, momentum;
+
+ private:
+  Tensor run(const Tensor& input, bool relu);
 };
 
 class ReLU : public Module {

@@ -65,6 +65,7 @@ struct BatchNormArgs {
   bool training = true;
   double momentum = 0.1;
   double eps = 1e-5;
+  bool relu = false;  // out = relu(normalised): BatchNorm and the ReLU after it in one pass
 };
 
 // Pooling window; out = floor_or_ceil((in + 2 pad - dilation (kernel - 1) - 1) / stride) + 1.
@@ -155,11 +156,13 @@ class Backend {
                                   const Tensor& out, const Tensor& save_mean,
                                   const Tensor& save_invstd, const BatchNormArgs& args) = 0;
   // Gradients for input, weight and bias; an undefined output tensor is not computed. In eval
-  // mode the statistics are constants (grad_input = grad_out * weight * invstd).
+  // mode the statistics are constants (grad_input = grad_out * weight * invstd). relu_output,
+  // when defined, is the output of a forward with BatchNormArgs::relu: grad_out counts only where
+  // it is positive (ReLU's gradient, applied in the same pass).
   virtual void batch_norm_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weight,
                                    const Tensor& save_mean, const Tensor& save_invstd,
                                    const Tensor& grad_input, const Tensor& grad_weight,
-                                   const Tensor& grad_bias, bool training) = 0;
+                                   const Tensor& grad_bias, bool training, const Tensor& relu_output) = 0;
 
   // ---- pooling (dense NCHW or channels-last, as takes_channels_last says) ----
   // indices (int64, out's shape): position h * W + w of each maximum within its input plane.

@@ -118,10 +118,10 @@ class ProfilingBackend final : public Backend {
   }
   void batch_norm_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weight, const Tensor& save_mean,
                            const Tensor& save_invstd, const Tensor& grad_input, const Tensor& grad_weight,
-                           const Tensor& grad_bias, bool training) override {
+                           const Tensor& grad_bias, bool training, const Tensor& relu_output) override {
     OpTimer t(in_, "batch_norm_backward");
     in_.batch_norm_backward(grad_out, input, weight, save_mean, save_invstd, grad_input, grad_weight, grad_bias,
-                            training);
+                            training, relu_output);
   }
   void max_pool2d_forward(const Tensor& input, const Tensor& out, const Tensor& indices,
                           const Pool2dArgs& args) override {

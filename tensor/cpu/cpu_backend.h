@@ -42,7 +42,7 @@ class CpuBackend final : public Backend {
                           const Tensor& save_invstd, const BatchNormArgs& args) override;
   void batch_norm_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weight, const Tensor& save_mean,
                            const Tensor& save_invstd, const Tensor& grad_input, const Tensor& grad_weight,
-                           const Tensor& grad_bias, bool training) override;
+                           const Tensor& grad_bias, bool training, const Tensor& relu_output) override;
   // pool.cpp
   void max_pool2d_forward(const Tensor& input, const Tensor& out, const Tensor& indices, const Pool2dArgs& args) override;
   void max_pool2d_backward(const Tensor& grad_out, const Tensor& indices, const Tensor& grad_input) override;

@@ -5,7 +5,9 @@
 // grad_input passes over the N*C planes, each with a vectorised inner loop over HW. Smaller
 // planes (ResNet's last stages at 32 px: HW = 1, 4, 16) would make those loops 1-16 long, so
 // there each thread takes a range of channels and walks image by image over their contiguous
-// span (N rows of C*HW). The per-element math is shared with CUDA (tensor/kernels/norm_pool.h).
+// span (N rows of C*HW). With BatchNormArgs::relu the normalisation applies ReLU on its way out and
+// the backward masks dy by that output where it reads it, so a BatchNorm+ReLU pair costs no extra
+// pass. The per-element math is shared with CUDA (tensor/kernels/norm_pool.h).
 #include <omp.h>
 
 #include <algorithm>
@@ -149,6 +151,7 @@ void bn_forward(const Tensor& input, const Tensor& weight, const Tensor& bias, c
   const T* w = ptr_or_null<T>(weight);
   const T* b = ptr_or_null<T>(bias);
   T* y = out.data_ptr<T>();
+  const bool relu = args.relu;
   if (small) {
     // the per-channel values copied per element of an image's C*HW span (same math as below)
     const std::vector<T> mu = expand_channels<T>(L, 0, L.C, [&](int64_t c) { return mean[c]; });
@@ -160,7 +163,10 @@ void bn_forward(const Tensor& input, const Tensor& weight, const Tensor& bias, c
       const T* p = x + n * span;
       T* o = y + n * span;
 #pragma omp simd
-      for (int64_t i = 0; i < span; ++i) o[i] = kernels::bn_normalize(p[i], mu[i], is[i], wc[i], bc[i]);
+      for (int64_t i = 0; i < span; ++i) {
+        const T v = kernels::bn_normalize(p[i], mu[i], is[i], wc[i], bc[i]);
+        o[i] = relu ? kernels::bn_relu(v) : v;
+      }
     });
     return;
   }
@@ -169,15 +175,19 @@ void bn_forward(const Tensor& input, const Tensor& weight, const Tensor& bias, c
     const T* p = x + base;
     T* o = y + base;
 #pragma omp simd
-    for (int64_t j = 0; j < L.HW; ++j) o[j] = kernels::bn_normalize(p[j], mu, is, wc, bc);
+    for (int64_t j = 0; j < L.HW; ++j) {
+      const T v = kernels::bn_normalize(p[j], mu, is, wc, bc);
+      o[j] = relu ? kernels::bn_relu(v) : v;
+    }
   });
 }
 
 template <typename T>
 void bn_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weight, const Tensor& save_mean,
                  const Tensor& save_invstd, const Tensor& grad_input, const Tensor& grad_weight,
-                 const Tensor& grad_bias, bool training) {
+                 const Tensor& grad_bias, bool training, const Tensor& relu_output) {
   const BnLayout L = bn_layout(input);
+  const T* relu_out = ptr_or_null<T>(relu_output);  // fused ReLU: dy counts where it is positive
   const int64_t M = L.N * L.HW;
   const T* x = input.data_ptr<T>();
   const T* dy = grad_out.data_ptr<T>();
@@ -200,7 +210,7 @@ void bn_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weig
           const int64_t base = (n * L.C + c0) * L.HW;
 #pragma omp simd
           for (int64_t i = 0; i < span; ++i) {
-            const double g = static_cast<double>(dy[base + i]);
+            const double g = static_cast<double>(kernels::bn_relu_grad(dy[base + i], relu_out, base + i));
             a_dy[i] += g;
             a_dyx[i] += g * (static_cast<double>(x[base + i]) - mu[i]);
           }
@@ -228,7 +238,7 @@ void bn_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weig
 #pragma omp simd
       for (int64_t i = 0; i < span; ++i) {
         const kernels::BnBackwardTerms<T> t{t_mean[i], t_scale[i], t_invstd[i], t_dy[i], t_dyx[i]};
-        dx[base + i] = kernels::bn_grad_input(dy[base + i], x[base + i], t);
+        dx[base + i] = kernels::bn_grad_input(kernels::bn_relu_grad(dy[base + i], relu_out, base + i), x[base + i], t);
       }
     });
     return;
@@ -243,7 +253,7 @@ void bn_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weig
         double s_dy = 0.0, s_dyx = 0.0;
 #pragma omp simd reduction(+ : s_dy, s_dyx)
         for (int64_t j = 0; j < L.HW; ++j) {
-          const double g = static_cast<double>(dy[base + j]);
+          const double g = static_cast<double>(kernels::bn_relu_grad(dy[base + j], relu_out, base + j));
           s_dy += g;
           s_dyx += g * (static_cast<double>(x[base + j]) - mu);
         }
@@ -261,7 +271,8 @@ void bn_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weig
   for_each_plane(L, [&](int64_t base, int64_t c) {
     const kernels::BnBackwardTerms<T> t = terms[c];
 #pragma omp simd
-    for (int64_t j = 0; j < L.HW; ++j) dx[base + j] = kernels::bn_grad_input(dy[base + j], x[base + j], t);
+    for (int64_t j = 0; j < L.HW; ++j)
+      dx[base + j] = kernels::bn_grad_input(kernels::bn_relu_grad(dy[base + j], relu_out, base + j), x[base + j], t);
   });
 }
 
@@ -277,9 +288,11 @@ void CpuBackend::batch_norm_forward(const Tensor& input, const Tensor& weight, c
 
 void CpuBackend::batch_norm_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weight,
                                      const Tensor& save_mean, const Tensor& save_invstd, const Tensor& grad_input,
-                                     const Tensor& grad_weight, const Tensor& grad_bias, bool training) {
+                                     const Tensor& grad_weight, const Tensor& grad_bias, bool training,
+                                     const Tensor& relu_output) {
   dispatch_floating(input.dtype(), "batch_norm_backward", [&]<typename T>() {
-    bn_backward<T>(grad_out, input, weight, save_mean, save_invstd, grad_input, grad_weight, grad_bias, training);
+    bn_backward<T>(grad_out, input, weight, save_mean, save_invstd, grad_input, grad_weight, grad_bias, training,
+                   relu_output);
   });
 }
 

@@ -81,7 +81,8 @@ class CudaBackend final : public Backend {
                           const BatchNormArgs& args) override;
   void batch_norm_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weight,
                            const Tensor& save_mean, const Tensor& save_invstd, const Tensor& grad_input,
-                           const Tensor& grad_weight, const Tensor& grad_bias, bool training) override;
+                           const Tensor& grad_weight, const Tensor& grad_bias, bool training,
+                           const Tensor& relu_output) override;
 
   // ---- pooling (pool.cu) ----
   void max_pool2d_forward(const Tensor& input, const Tensor& out, const Tensor& indices,

@@ -91,10 +91,11 @@ __global__ void __launch_bounds__(kBlockSize)
 template <typename T>
 __global__ void __launch_bounds__(kBlockSize)
     bn_normalize_kernel(const T* x, T* y, int64_t total, BnLayout L, const T* mean, const T* invstd, const T* w,
-                        const T* b) {
+                        const T* b, bool relu) {
   for (int64_t i = global_thread_index(); i < total; i += grid_stride()) {
     const int64_t c = (i / L.HW) % L.C;
-    y[i] = kernels::bn_normalize(x[i], mean[c], invstd[c], w ? w[c] : T(1), b ? b[c] : T(0));
+    const T v = kernels::bn_normalize(x[i], mean[c], invstd[c], w ? w[c] : T(1), b ? b[c] : T(0));
+    y[i] = relu ? kernels::bn_relu(v) : v;
   }
 }
 
@@ -102,15 +103,16 @@ __global__ void __launch_bounds__(kBlockSize)
 // terms for the grad_input pass.
 template <typename T>
 __global__ void __launch_bounds__(kChannelThreads)
-    bn_backward_reduce_kernel(const T* dy, const T* x, BnLayout L, const T* mean, const T* invstd, const T* w,
-                              bool training, T* grad_weight, T* grad_bias, kernels::BnBackwardTerms<T>* terms) {
+    bn_backward_reduce_kernel(const T* dy, const T* x, const T* relu_out, BnLayout L, const T* mean, const T* invstd,
+                              const T* w, bool training, T* grad_weight, T* grad_bias,
+                              kernels::BnBackwardTerms<T>* terms) {
   __shared__ double scratch[kChannelThreads / 32 + 1];
   const int64_t c = blockIdx.x, M = L.N * L.HW;
   const double mu = static_cast<double>(mean[c]);
   double s_dy = 0.0, s_dyx = 0.0;
   for (int64_t i = threadIdx.x; i < M; i += kChannelThreads) {
     const int64_t k = channel_element(i, c, L.C, L.HW);
-    const double g = static_cast<double>(dy[k]);
+    const double g = static_cast<double>(kernels::bn_relu_grad(dy[k], relu_out, k));
     s_dy += g;
     s_dyx += g * (static_cast<double>(x[k]) - mu);
   }
@@ -133,10 +135,10 @@ __global__ void __launch_bounds__(kBlockSize)
 
 template <typename T>
 __global__ void __launch_bounds__(kBlockSize)
-    bn_grad_input_kernel(const T* dy, const T* x, T* dx, int64_t total, BnLayout L,
+    bn_grad_input_kernel(const T* dy, const T* x, const T* relu_out, T* dx, int64_t total, BnLayout L,
                          const kernels::BnBackwardTerms<T>* terms) {
   for (int64_t i = global_thread_index(); i < total; i += grid_stride())
-    dx[i] = kernels::bn_grad_input(dy[i], x[i], terms[(i / L.HW) % L.C]);
+    dx[i] = kernels::bn_grad_input(kernels::bn_relu_grad(dy[i], relu_out, i), x[i], terms[(i / L.HW) % L.C]);
 }
 
 }  // namespace
@@ -163,14 +165,15 @@ void CudaBackend::batch_norm_forward(const Tensor& input, const Tensor& weight, 
     if (total == 0) return;
     bn_normalize_kernel<T><<<grid_for(total), kBlockSize>>>(input.data_ptr<T>(), out.data_ptr<T>(), total, L,
                                                             save_mean.data_ptr<T>(), save_invstd.data_ptr<T>(),
-                                                            ptr_or_null<T>(weight), ptr_or_null<T>(bias));
+                                                            ptr_or_null<T>(weight), ptr_or_null<T>(bias), args.relu);
     SEPAL_CUDA_CHECK_LAUNCH();
   });
 }
 
 void CudaBackend::batch_norm_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weight,
                                       const Tensor& save_mean, const Tensor& save_invstd, const Tensor& grad_input,
-                                      const Tensor& grad_weight, const Tensor& grad_bias, bool training) {
+                                      const Tensor& grad_weight, const Tensor& grad_bias, bool training,
+                                      const Tensor& relu_output) {
   DeviceGuard guard(index_);
   dispatch_floating(input.dtype(), "batch_norm_backward", [&]<typename T>() {
     using Terms = kernels::BnBackwardTerms<T>;
@@ -183,10 +186,11 @@ void CudaBackend::batch_norm_backward(const Tensor& grad_out, const Tensor& inpu
     const T* mean = save_mean.data_ptr<T>();
     const T* invstd = save_invstd.data_ptr<T>();
     const T* w = ptr_or_null<T>(weight);
+    const T* relu_out = ptr_or_null<T>(relu_output);
     const bool sums = (training && grad_input.defined()) || grad_weight.defined() || grad_bias.defined();
     if (sums) {
       bn_backward_reduce_kernel<T><<<static_cast<unsigned>(L.C), kChannelThreads>>>(
-          grad_out.data_ptr<T>(), input.data_ptr<T>(), L, mean, invstd, w, training, ptr_or_null<T>(grad_weight),
+          grad_out.data_ptr<T>(), input.data_ptr<T>(), relu_out, L, mean, invstd, w, training, ptr_or_null<T>(grad_weight),
           ptr_or_null<T>(grad_bias), terms);
     } else {
       bn_eval_terms_kernel<T><<<grid_for(L.C), kBlockSize>>>(mean, invstd, w, L.C, terms);
@@ -194,7 +198,7 @@ void CudaBackend::batch_norm_backward(const Tensor& grad_out, const Tensor& inpu
     SEPAL_CUDA_CHECK_LAUNCH();
     const int64_t total = input.numel();
     if (!grad_input.defined() || total == 0) return;
-    bn_grad_input_kernel<T><<<grid_for(total), kBlockSize>>>(grad_out.data_ptr<T>(), input.data_ptr<T>(),
+    bn_grad_input_kernel<T><<<grid_for(total), kBlockSize>>>(grad_out.data_ptr<T>(), input.data_ptr<T>(), relu_out,
                                                              grad_input.data_ptr<T>(), total, L, terms);
     SEPAL_CUDA_CHECK_LAUNCH();
   });

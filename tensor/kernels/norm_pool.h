@@ -59,6 +59,18 @@ SEPAL_HD BnBackwardTerms<T> bn_backward_terms(T mean, T invstd, T w, double sum_
   return t;
 }
 
+// BatchNorm and ReLU in one pass (BatchNormArgs::relu): ReLU as kernels::Relu, and the gradient
+// that reaches the normalisation, dy where the fused output is positive (Relu's derivative; the
+// output is positive exactly where its input is).
+template <typename T>
+SEPAL_HD T bn_relu(T y) {
+  return y > T(0) ? y : T(0);
+}
+template <typename T>
+SEPAL_HD T bn_relu_grad(T dy, const T* relu_out, int64_t i) {
+  return relu_out == nullptr || relu_out[i] > T(0) ? dy : T(0);
+}
+
 template <typename T>
 SEPAL_HD T bn_grad_input(T dy, T x, const BnBackwardTerms<T>& t) {
   const T xhat = (x - t.mean) * t.invstd;

@@ -193,6 +193,16 @@ inline std::vector<OpCase> op_cases() {
   cases.push_back({"batch_norm_eval", {{{4, 3, 5, 5}}, {{3}}, {{3}}}, [stats](V in) {
                      return batch_norm(in[0], stats(in[0], {0.5, -1, 2}), stats(in[0], {1, 2, 0.5}), in[1], in[2], false);
                    }});
+  // BatchNorm+ReLU in one pass (the training-mode pair of a ResNet block), both CPU paths and eval
+  cases.push_back({"batch_norm_relu_train_4d", {{{4, 3, 5, 5}}, {{3}}, {{3}}}, [stats](V in) {
+                     return batch_norm_relu(in[0], stats(in[0], {0.5, -1, 2}), stats(in[0], {1, 2, 0.5}), in[1], in[2], true);
+                   }});
+  cases.push_back({"batch_norm_relu_train_4d_large_planes", {{{2, 3, 6, 6}}, {{3}}, {{3}}}, [stats](V in) {
+                     return batch_norm_relu(in[0], Tensor(), Tensor(), in[1], in[2], true);
+                   }});
+  cases.push_back({"batch_norm_relu_eval", {{{4, 3, 5, 5}}, {{3}}, {{3}}}, [stats](V in) {
+                     return batch_norm_relu(in[0], stats(in[0], {0.5, -1, 2}), stats(in[0], {1, 2, 0.5}), in[1], in[2], false);
+                   }});
   cases.push_back({"batch_norm_eval_no_affine", {{{3, 4}}}, [stats](V in) {
                      return batch_norm(in[0], stats(in[0], {0.1, 0.2, -0.3, 0.4}), stats(in[0], {1.5, 0.7, 1, 2}),
                                        Tensor(), Tensor(), false);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <memory>
 #include <cmath>
 #include <set>
 #include <string>
@@ -216,6 +217,42 @@ TEST(ConvBnFoldConditions, AProfileBooksTheFusedPassUnderTheConvolution) {
   EXPECT_TRUE(scopes.count("conv1"));
   EXPECT_TRUE(scopes.count("layer2.0.downsample.0"));
   EXPECT_TRUE(scopes.count("layer4.1.conv2"));
+}
+
+// Training mode fuses each BatchNorm with the ReLU right after it (batch_norm_relu, 9 pairs in a
+// ResNet-18: the stem and each block's first); a training step equals the unfused modules', and a
+// profile books the fused pass under the BatchNorm.
+TEST(ConvBnTrainingFusion, BatchNormReluMatchesTheModules) {
+  for (const DType dtype : {DType::Float32, DType::Float64}) {
+    auto step = [&](bool fused, profile::Profile* prof) {
+      UnfusedScope* unfused = fused ? nullptr : new UnfusedScope;
+      Generator gen(5);
+      auto model = nn::resnet18(10, &gen);
+      model->to(dtype);
+      model->train();
+      const Tensor x = randn({2, 3, 32, 32}, TensorOptions().dtype(dtype), &gen);
+      std::unique_ptr<profile::Session> session = prof ? std::make_unique<profile::Session>() : nullptr;
+      (model->forward(x) * model->forward(x)).sum().backward();
+      if (prof) *prof = session->finish();
+      delete unfused;
+      std::vector<Tensor> out;
+      for (auto& [name, p] : model->named_parameters()) out.push_back(p.grad());
+      for (auto& [name, b] : model->named_buffers()) out.push_back(b);
+      return out;
+    };
+    profile::Profile prof;
+    const std::vector<Tensor> fused = step(true, &prof), unfused = step(false, nullptr);
+    ASSERT_EQ(fused.size(), unfused.size());
+    for (size_t i = 0; i < fused.size(); ++i)
+      EXPECT_LE(scaled_error(fused[i], unfused[i]), dtype == DType::Float32 ? 1e-4 : 1e-10) << i << " " << dtype_name(dtype);
+    std::set<std::string> scopes;
+    for (const auto& r : prof.records)
+      if (r.kind == "batch_norm_forward" && r.scope.find("bn1") != std::string::npos) scopes.insert(r.scope);
+    EXPECT_EQ(scopes.size(), 9u);
+    double relus = 0;
+    for (const auto& r : prof.records) relus += r.kind == "relu" ? r.calls : 0.0;
+    EXPECT_EQ(relus, 2.0 * 8) << "only the ReLUs after a residual add run on their own (8 blocks, 2 forwards)";
+  }
 }
 
 // A block whose ReLU was replaced applies the replacement after the folded convolution.
