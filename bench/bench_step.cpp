@@ -8,9 +8,10 @@
 //                                (BatchNorm uses its running statistics) and records no graph
 //   BM_Step/eval/b8_224          the forward alone under NoGradGuard, eval mode (validation)
 //   BM_Step/finetune/b128_32     finetune on 32 px images, batch 128 (CIFAR-sized)
-//   BM_Step/{eval,feature_extract}_unfused/b8_224
-//                                the same with Conv+BatchNorm folding off (nn::set_conv_bn_folding),
-//                                the baseline its speed-up is read against in the same run
+//   BM_Step/{eval,feature_extract,finetune}_unfused/b8_224
+//                                the same with Conv+BatchNorm folding and BatchNorm+ReLU fusion off
+//                                (nn::set_conv_bn_folding), the baseline their speed-up is read
+//                                against in the same run
 //   BM_Step/{finetune,feature_extract,eval}_nchw/b8_224, finetune_nchw/b128_32
 //                                the same with channels-last activations off (nn::set_channels_last):
 //                                NCHW everywhere, oneDNN reordering around every convolution
@@ -169,6 +170,7 @@ const std::vector<Spec>& step_specs() {
                                        {"finetune/b128_32", Mode::Finetune, 128, 32},
                                        {"feature_extract_unfused/b8_224", Mode::FeatureExtract, 8, 224, false},
                                        {"eval_unfused/b8_224", Mode::Eval, 8, 224, false},
+                                       {"finetune_unfused/b8_224", Mode::Finetune, 8, 224, false},
                                        {"finetune_nchw/b8_224", Mode::Finetune, 8, 224, true, false},
                                        {"feature_extract_nchw/b8_224", Mode::FeatureExtract, 8, 224, true, false},
                                        {"eval_nchw/b8_224", Mode::Eval, 8, 224, true, false},

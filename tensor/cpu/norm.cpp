@@ -182,15 +182,20 @@ void bn_forward(const Tensor& input, const Tensor& weight, const Tensor& bias, c
   });
 }
 
-template <typename T>
+// kRelu: the fused ReLU's mask, a compile-time switch so the loops stay vectorised.
+template <typename T, bool kRelu>
 void bn_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weight, const Tensor& save_mean,
                  const Tensor& save_invstd, const Tensor& grad_input, const Tensor& grad_weight,
                  const Tensor& grad_bias, bool training, const Tensor& relu_output) {
   const BnLayout L = bn_layout(input);
-  const T* relu_out = ptr_or_null<T>(relu_output);  // fused ReLU: dy counts where it is positive
   const int64_t M = L.N * L.HW;
   const T* x = input.data_ptr<T>();
   const T* dy = grad_out.data_ptr<T>();
+  const T* relu_out = ptr_or_null<T>(relu_output);  // fused ReLU: dy counts where it is positive
+  auto dy_at = [dy, relu_out](int64_t k) -> T {
+    if constexpr (kRelu) return dy[k] * static_cast<T>(relu_out[k] > T(0));
+    else return dy[k];
+  };
   const T* mean = save_mean.data_ptr<T>();
   const T* invstd = save_invstd.data_ptr<T>();
   const T* w = ptr_or_null<T>(weight);
@@ -210,7 +215,7 @@ void bn_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weig
           const int64_t base = (n * L.C + c0) * L.HW;
 #pragma omp simd
           for (int64_t i = 0; i < span; ++i) {
-            const double g = static_cast<double>(kernels::bn_relu_grad(dy[base + i], relu_out, base + i));
+            const double g = static_cast<double>(dy_at(base + i));
             a_dy[i] += g;
             a_dyx[i] += g * (static_cast<double>(x[base + i]) - mu[i]);
           }
@@ -238,7 +243,7 @@ void bn_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weig
 #pragma omp simd
       for (int64_t i = 0; i < span; ++i) {
         const kernels::BnBackwardTerms<T> t{t_mean[i], t_scale[i], t_invstd[i], t_dy[i], t_dyx[i]};
-        dx[base + i] = kernels::bn_grad_input(kernels::bn_relu_grad(dy[base + i], relu_out, base + i), x[base + i], t);
+        dx[base + i] = kernels::bn_grad_input(dy_at(base + i), x[base + i], t);
       }
     });
     return;
@@ -253,7 +258,7 @@ void bn_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weig
         double s_dy = 0.0, s_dyx = 0.0;
 #pragma omp simd reduction(+ : s_dy, s_dyx)
         for (int64_t j = 0; j < L.HW; ++j) {
-          const double g = static_cast<double>(kernels::bn_relu_grad(dy[base + j], relu_out, base + j));
+          const double g = static_cast<double>(dy_at(base + j));
           s_dy += g;
           s_dyx += g * (static_cast<double>(x[base + j]) - mu);
         }
@@ -272,7 +277,7 @@ void bn_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weig
     const kernels::BnBackwardTerms<T> t = terms[c];
 #pragma omp simd
     for (int64_t j = 0; j < L.HW; ++j)
-      dx[base + j] = kernels::bn_grad_input(kernels::bn_relu_grad(dy[base + j], relu_out, base + j), x[base + j], t);
+      dx[base + j] = kernels::bn_grad_input(dy_at(base + j), x[base + j], t);
   });
 }
 
@@ -291,8 +296,12 @@ void CpuBackend::batch_norm_backward(const Tensor& grad_out, const Tensor& input
                                      const Tensor& grad_weight, const Tensor& grad_bias, bool training,
                                      const Tensor& relu_output) {
   dispatch_floating(input.dtype(), "batch_norm_backward", [&]<typename T>() {
-    bn_backward<T>(grad_out, input, weight, save_mean, save_invstd, grad_input, grad_weight, grad_bias, training,
-                   relu_output);
+    if (relu_output.defined())
+      bn_backward<T, true>(grad_out, input, weight, save_mean, save_invstd, grad_input, grad_weight, grad_bias,
+                           training, relu_output);
+    else
+      bn_backward<T, false>(grad_out, input, weight, save_mean, save_invstd, grad_input, grad_weight, grad_bias,
+                            training, relu_output);
   });
 }
 

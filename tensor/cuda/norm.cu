@@ -112,7 +112,7 @@ __global__ void __launch_bounds__(kChannelThreads)
   double s_dy = 0.0, s_dyx = 0.0;
   for (int64_t i = threadIdx.x; i < M; i += kChannelThreads) {
     const int64_t k = channel_element(i, c, L.C, L.HW);
-    const double g = static_cast<double>(kernels::bn_relu_grad(dy[k], relu_out, k));
+    const double g = static_cast<double>((relu_out ? kernels::bn_relu_grad(dy[k], relu_out[k]) : dy[k]));
     s_dy += g;
     s_dyx += g * (static_cast<double>(x[k]) - mu);
   }
@@ -138,7 +138,7 @@ __global__ void __launch_bounds__(kBlockSize)
     bn_grad_input_kernel(const T* dy, const T* x, const T* relu_out, T* dx, int64_t total, BnLayout L,
                          const kernels::BnBackwardTerms<T>* terms) {
   for (int64_t i = global_thread_index(); i < total; i += grid_stride())
-    dx[i] = kernels::bn_grad_input(kernels::bn_relu_grad(dy[i], relu_out, i), x[i], terms[(i / L.HW) % L.C]);
+    dx[i] = kernels::bn_grad_input((relu_out ? kernels::bn_relu_grad(dy[i], relu_out[i]) : dy[i]), x[i], terms[(i / L.HW) % L.C]);
 }
 
 }  // namespace

@@ -67,8 +67,8 @@ SEPAL_HD T bn_relu(T y) {
   return y > T(0) ? y : T(0);
 }
 template <typename T>
-SEPAL_HD T bn_relu_grad(T dy, const T* relu_out, int64_t i) {
-  return relu_out == nullptr || relu_out[i] > T(0) ? dy : T(0);
+SEPAL_HD T bn_relu_grad(T dy, T relu_out) {
+  return relu_out > T(0) ? dy : T(0);
 }
 
 template <typename T>
