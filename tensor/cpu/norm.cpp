@@ -193,7 +193,7 @@ void bn_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weig
   const T* dy = grad_out.data_ptr<T>();
   const T* relu_out = ptr_or_null<T>(relu_output);  // fused ReLU: dy counts where it is positive
   auto dy_at = [dy, relu_out](int64_t k) -> T {
-    if constexpr (kRelu) return dy[k] * static_cast<T>(relu_out[k] > T(0));
+    if constexpr (kRelu) return kernels::bn_relu_grad(dy[k], relu_out[k]);
     else return dy[k];
   };
   const T* mean = save_mean.data_ptr<T>();
@@ -265,7 +265,7 @@ void bn_backward(const Tensor& grad_out, const Tensor& input, const Tensor& weig
 #pragma omp simd reduction(+ : s_dy, s_dyx)
         for (int64_t j = 0; j < L.HW; ++j) {
           T d = pd[j];
-          if constexpr (kRelu) d *= static_cast<T>(po[j] > T(0));
+          if constexpr (kRelu) d = kernels::bn_relu_grad(d, po[j]);
           const double g = static_cast<double>(d);
           s_dy += g;
           s_dyx += g * (static_cast<double>(px[j]) - mu);

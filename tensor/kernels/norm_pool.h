@@ -61,14 +61,15 @@ SEPAL_HD BnBackwardTerms<T> bn_backward_terms(T mean, T invstd, T w, double sum_
 
 // BatchNorm and ReLU in one pass (BatchNormArgs::relu): ReLU as kernels::Relu, and the gradient
 // that reaches the normalisation, dy where the fused output is positive (Relu's derivative; the
-// output is positive exactly where its input is).
+// output is positive exactly where its input is). A multiplied mask rather than a select, which
+// keeps the CPU's reduction loops vectorised; so a NaN dy where the output was clamped stays NaN.
 template <typename T>
 SEPAL_HD T bn_relu(T y) {
   return y > T(0) ? y : T(0);
 }
 template <typename T>
 SEPAL_HD T bn_relu_grad(T dy, T relu_out) {
-  return relu_out > T(0) ? dy : T(0);
+  return dy * static_cast<T>(relu_out > T(0));
 }
 
 template <typename T>
