@@ -2,9 +2,12 @@
 // iteratively (no recursion, so deep ResNet graphs cannot overflow the stack), runs each node
 // once all of its consumers have contributed, reduces broadcast gradients to each input's shape
 // once here (ops never do it themselves), and accumulates into leaves with +=.
+#include <atomic>
+#include <mutex>
 #include <unordered_map>
 
 #include "autograd/grad_mode.h"
+#include "autograd/hooks.h"
 #include "autograd/node.h"
 #include "tensor/error.h"
 #include "tensor/profiler.h"
@@ -79,7 +82,39 @@ bool sole_owner(const Tensor& t) {
          t.storage()->nbytes() == static_cast<size_t>(t.numel()) * t.element_size();
 }
 
-void accumulate_into_leaf(TensorImpl& leaf, const Tensor& grad) {
+// ---- post-accumulate-grad hooks (autograd/hooks.h) ----
+struct HookEntry {
+  uint64_t id;
+  std::weak_ptr<TensorImpl> leaf;  // an address reused by a later tensor does not inherit the hook
+  PostAccumulateGradHook fn;
+};
+std::mutex hooks_mutex;
+std::unordered_map<const TensorImpl*, std::vector<HookEntry>> hooks;
+std::atomic<size_t> hook_count{0};
+uint64_t next_hook_id = 1;
+
+void run_hooks(const std::shared_ptr<TensorImpl>& leaf) {
+  if (hook_count.load(std::memory_order_relaxed) == 0) return;
+  std::vector<PostAccumulateGradHook> to_run;
+  {
+    std::lock_guard<std::mutex> l(hooks_mutex);
+    auto it = hooks.find(leaf.get());
+    if (it == hooks.end()) return;
+    for (const HookEntry& e : it->second)
+      if (e.leaf.lock() == leaf) to_run.push_back(e.fn);
+  }
+  const Tensor t(leaf);
+  for (const auto& fn : to_run) fn(t);
+}
+
+void add_into_leaf(TensorImpl& leaf, const Tensor& grad);
+
+void accumulate_into_leaf(const std::shared_ptr<TensorImpl>& leaf, const Tensor& grad) {
+  add_into_leaf(*leaf, grad);
+  run_hooks(leaf);
+}
+
+void add_into_leaf(TensorImpl& leaf, const Tensor& grad) {
   if (!leaf.grad) {
     // Own the memory: the incoming gradient may be a view of a buffer another node still uses, so
     // it is copied unless nothing else can reach it (then a new handle onto it is enough). The
@@ -105,6 +140,32 @@ void add_into(std::unordered_map<Node*, Tensor>& pending, Node* node, const Tens
 
 }  // namespace
 
+HookHandle register_post_accumulate_grad_hook(const Tensor& leaf, PostAccumulateGradHook hook) {
+  if (!leaf.defined() || !leaf.is_leaf() || !leaf.requires_grad())
+    throw AutogradError("register_post_accumulate_grad_hook: the tensor must be a leaf that requires grad");
+  std::lock_guard<std::mutex> l(hooks_mutex);
+  const uint64_t id = next_hook_id++;
+  hooks[leaf.impl()].push_back({id, leaf.impl_ptr(), std::move(hook)});
+  ++hook_count;
+  return HookHandle(leaf.impl(), id);
+}
+
+void HookHandle::remove() {
+  if (id_ == 0) return;
+  std::lock_guard<std::mutex> l(hooks_mutex);
+  auto it = hooks.find(static_cast<const TensorImpl*>(key_));
+  if (it == hooks.end()) return;
+  auto& v = it->second;
+  for (size_t i = 0; i < v.size(); ++i)
+    if (v[i].id == id_) {
+      v.erase(v.begin() + static_cast<std::ptrdiff_t>(i));
+      --hook_count;
+      break;
+    }
+  if (v.empty()) hooks.erase(it);
+  id_ = 0;
+}
+
 void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph) {
   NoGradGuard no_grad;
   const profile::Scope backward_phase = profile::Scope::replay(profile::current_scope(), profile::Phase::Backward);
@@ -117,7 +178,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
       throw AutogradError("backward: the tensor does not require grad and has no grad_fn "
                           "(did you call requires_grad_() on the inputs, or run under NoGradGuard?)");
     if (!root.grad_fn()) {
-      accumulate_into_leaf(*root.impl(), grads[i]);
+      accumulate_into_leaf(root.impl_ptr(), grads[i]);
       continue;
     }
     Node* node = root.grad_fn().get();
@@ -167,7 +228,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
       Tensor g = i < input_grads.size() ? std::move(input_grads[i]) : Tensor();
       if (g.defined()) {
         if (g.shape() != e.shape) g = raw::sum_to(g, e.shape);
-        if (e.leaf) accumulate_into_leaf(*e.leaf, g);
+        if (e.leaf) accumulate_into_leaf(e.leaf, g);
         else add_into(pending, e.node.get(), g);
       }
       if (e.node && --dependencies[e.node.get()] == 0) {

@@ -8,7 +8,7 @@ install(TARGETS sepal EXPORT SepalTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(FILES sepal.h DESTINATION include/sepal)
-foreach(dir tensor autograd layers optim io checkpoint data)
+foreach(dir tensor autograd layers optim io checkpoint data dist)
   if(EXISTS ${PROJECT_SOURCE_DIR}/${dir})
     install(DIRECTORY ${dir} DESTINATION include/sepal FILES_MATCHING PATTERN "*.h")
   endif()

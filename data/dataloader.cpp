@@ -178,6 +178,9 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, SampleTransform t
   if (options_.batch_size < 1)
     throw Error("DataLoader: batch_size must be at least 1, got " + std::to_string(options_.batch_size));
   if (options_.workers < 0) throw Error("DataLoader: workers must be >= 0, got " + std::to_string(options_.workers));
+  if (options_.shard_count < 1 || options_.shard_index < 0 || options_.shard_index >= options_.shard_count)
+    throw Error("DataLoader: shard_index " + std::to_string(options_.shard_index) + " outside [0, shard_count " +
+                std::to_string(options_.shard_count) + ")");
   if (options_.prefetch_batches < 1)
     throw Error("DataLoader: prefetch_batches must be at least 1, got " + std::to_string(options_.prefetch_batches));
   backend_for(options_.device);  // DeviceError now rather than at the first batch
@@ -237,8 +240,15 @@ void DataLoader::restore(const Position& p) {
 DataLoader::HostBatch DataLoader::build_batch(int64_t epoch, int64_t batch, const std::vector<size_t>& order,
                                               const std::atomic<bool>* stop) const {
   const size_t bs = static_cast<size_t>(options_.batch_size);
-  const size_t begin = static_cast<size_t>(batch) * bs;
-  const size_t end = std::min(begin + bs, order.size());
+  size_t begin = static_cast<size_t>(batch) * bs;
+  size_t end = std::min(begin + bs, order.size());
+  if (options_.shard_count > 1) {  // this shard's contiguous part of the global batch
+    const size_t n = end - begin, parts = static_cast<size_t>(options_.shard_count);
+    const size_t index = static_cast<size_t>(options_.shard_index);
+    const size_t base = n / parts, extra = n % parts;
+    begin += index * base + std::min(index, extra);
+    end = begin + base + (index < extra ? 1 : 0);
+  }
   const size_t capacity = end - begin;
   const int64_t num_classes = static_cast<int64_t>(dataset_->classes().size());
   HostBatch hb;
@@ -306,7 +316,10 @@ DataLoader::HostBatch DataLoader::build_batch(int64_t epoch, int64_t batch, cons
 Batch DataLoader::finish(HostBatch&& hb) {
   const int64_t n = static_cast<int64_t>(hb.indices.size());
   Batch out;
-  if (hb.staging) {
+  if (n == 0) {  // a shard's empty part
+    out.images = empty({0, hb.c, hb.h, hb.w}, TensorOptions().device(options_.device));
+    out.labels = empty({0}, TensorOptions(DType::Int64).device(options_.device));
+  } else if (hb.staging) {
     out.images = empty({n, hb.c, hb.h, hb.w}, TensorOptions().device(options_.device));
     out.labels = empty({n}, TensorOptions(DType::Int64).device(options_.device));
     hb.staging->copy_to_device_async(out.images.raw_data(), 0, out.images.numel() * sizeof(float));
@@ -342,7 +355,7 @@ std::optional<Batch> DataLoader::next() {
     ++batch_;
     for (const auto& s : hb.skipped) std::cerr << "warning: skipping " << s << "\n";
     skipped_ += hb.skipped.size();
-    if (!hb.indices.empty()) return finish(std::move(hb));
+    if (!hb.indices.empty() || options_.shard_count > 1) return finish(std::move(hb));
   }
   pipeline_.reset();
   return std::nullopt;

@@ -41,10 +41,17 @@ struct DataLoaderOptions {
   int prefetch_batches = 2;  // batches prepared ahead of the consumer (at least `workers`)
   uint64_t seed = 0;
   Device device = Device::cpu();
+  // Data-parallel sharding (dist/): with shard_count > 1, batch_size is the global batch and
+  // batch t is the same slice of the epoch order whatever the shard count; this loader delivers
+  // only shard shard_index's part of it: the global batch cut into shard_count contiguous parts,
+  // the first (size % shard_count) one sample longer. Every batch is delivered, an empty part
+  // (or one whose samples were all skipped) included, so all shards take the same steps.
+  int shard_index = 0;
+  int shard_count = 1;
 };
 
 struct Batch {
-  Tensor images;                // [N, C, H, W] float32 on options.device
+  Tensor images;                // [N, C, H, W] float32 on options.device (N may be 0 when sharded)
   Tensor labels;                // [N] int64 on options.device
   std::vector<size_t> indices;  // dataset indices, in batch order
 };

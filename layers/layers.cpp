@@ -86,6 +86,10 @@ Tensor BatchNorm2d::run(const Tensor& input, bool relu) {
     NoGradGuard no_grad;
     raw::binary_(BinaryOp::Add, num_batches_tracked, raw::scalar_like(num_batches_tracked, 1.0));
   }
+  if (is_training() && sync) {
+    const Tensor y = sync->forward(*this, input);
+    return relu ? y.relu() : y;
+  }
   return relu ? batch_norm_relu(input, running_mean, running_var, weight, bias, is_training(), momentum, eps)
               : batch_norm(input, running_mean, running_var, weight, bias, is_training(), momentum, eps);
 }

@@ -50,6 +50,16 @@ class Conv2d : public Module {
 
 // Batch normalisation over (N, H, W) per channel: weight 1, bias 0, running_mean 0, running_var 1,
 // num_batches_tracked 0; momentum 0.1 and eps 1e-5 as PyTorch.
+class BatchNorm2d;
+// Training-mode batch statistics computed across processes (SyncBatchNorm): when a BatchNorm2d
+// has one, its training forward is sync->forward(*this, input) (which also updates the running
+// statistics). dist::convert_sync_batch_norm installs them.
+class BatchNormSync {
+ public:
+  virtual ~BatchNormSync() = default;
+  virtual Tensor forward(BatchNorm2d& bn, const Tensor& input) = 0;
+};
+
 class BatchNorm2d : public Module {
  public:
   explicit BatchNorm2d(int64_t num_features, double eps = 1e-5, double momentum = 0.1);
@@ -60,6 +70,7 @@ class BatchNorm2d : public Module {
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   int64_t num_features;
   double eps, momentum;
+  std::shared_ptr<BatchNormSync> sync;  // null: statistics of the local batch
 
  private:
   Tensor run(const Tensor& input, bool relu);
