@@ -3,7 +3,7 @@
 # The CUDA toolkit is not installed here: the CUDA backend is built when /usr/local/cuda (or
 # CMAKE_CUDA_COMPILER) provides nvcc, and skipped otherwise.
 set -euo pipefail
-packages=(cmake make g++ pkg-config libgtest-dev libbenchmark-dev libopenblas-dev libdnnl-dev libstb-dev libjpeg62-turbo-dev zlib1g-dev dataset-fashion-mnist python3 clang libclang-rt-14-dev)
+packages=(cmake make g++ pkg-config libgtest-dev libbenchmark-dev libopenblas-dev libdnnl-dev libstb-dev libjpeg62-turbo-dev zlib1g-dev dataset-fashion-mnist python3 clang libclang-rt-14-dev libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -27,11 +27,15 @@ void declare_train_flags(Args& a) {
   a.value("--milestones", "E1,E2,..", "multistep: the epochs at which to decay", "7,14");
   a.value("--patience", "N", "plateau: epochs without a better valid loss before decaying", "3");
   a.value("--epochs", "N", "total number of epochs (a resumed run continues up to it)", "10");
-  a.value("--batch-size", "N", "images per batch", "32");
+  a.value("--batch-size", "N", "images per batch (under mpirun: the global batch, split across the ranks)", "32");
   a.value("--image-size", "PX", "input size after cropping", "224");
   a.value("--resize", "PX", "valid preprocessing: Resize before CenterCrop (default image-size*256/224)");
   a.value("--workers", "N", "data-loading threads (0: load in the training thread)", "2");
-  a.value("--device", "DEV", "auto | cpu | cuda | cuda:N", "auto");
+  a.value("--device", "DEV", "auto | cpu | cuda | cuda:N (auto under mpirun: cuda:<local rank>)", "auto");
+  a.value("--dist", "MODE", "auto: data-parallel when launched by mpirun with several ranks | off", "auto");
+  a.value("--dist-backend", "NAME", "auto (nccl for CUDA when built, else mpi) | mpi | nccl", "auto");
+  a.toggle("--sync-bn", "BatchNorm statistics over the whole global batch (all ranks); a no-op with one process");
+  a.value("--bucket-mb", "MB", "data-parallel gradient buckets of about this many MiB", "25");
   declare_compute_flags(a);
   a.value("--seed", "S", "seed of the weights' initialisation, the shuffling and the augmentation", "0");
   a.value("--out", "DIR", "where checkpoints, history.json and the report go", "runs/flowers");
@@ -110,6 +114,10 @@ TrainConfig read_train_config(const Args& a) {
                      std::to_string(c.image_size));
   c.workers = static_cast<int>(a.integer("--workers", 0, 256));
   c.device = a.text("--device");
+  c.dist = a.choice("--dist", {"auto", "off"});
+  c.dist_backend = a.choice("--dist-backend", {"auto", "mpi", "nccl"});
+  c.sync_bn = a.on("--sync-bn");
+  c.bucket_mb = a.number("--bucket-mb", 0.001, 4096.0);
   c.compute = read_compute_flags(a);
   c.seed = static_cast<uint64_t>(a.integer("--seed", 0, INT64_MAX));
   c.out = a.text("--out");
@@ -147,6 +155,7 @@ std::string describe(const TrainConfig& c) {
   o << " --epochs " << c.epochs << " --batch-size " << c.batch_size << " --image-size " << c.image_size
     << " --seed " << c.seed;
   if (!c.augment) o << " --no-augment";
+  if (c.sync_bn) o << " --sync-bn";
   return o.str();
 }
 

@@ -34,6 +34,10 @@ struct TrainConfig {
   int64_t resize = 0;                // valid Resize before CenterCrop; 0 = image_size * 256 / 224
   int workers = 2;
   std::string device = "auto";
+  std::string dist = "auto";           // auto | off: data-parallel under mpirun (apps/flowers/distributed.h)
+  std::string dist_backend = "auto";   // auto | mpi | nccl
+  bool sync_bn = false;
+  double bucket_mb = 25.0;
   ComputeFlags compute;                  // --precision, --tf32, --cudnn-benchmark
   uint64_t seed = 0;
   std::string out = "runs/flowers";

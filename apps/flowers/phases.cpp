@@ -39,30 +39,45 @@ void backward_step(const Tensor& loss, sepal::optim::Optimizer& opt) {
 }
 
 TrainPhase train_phase(sepal::nn::Module& model, sepal::data::DataLoader& loader, sepal::optim::Optimizer& opt,
-                       PhaseTotals& totals, int64_t first_batch, int64_t max_batches) {
+                       sepal::dist::DataParallel& dp, PhaseTotals& totals, int64_t first_batch, int64_t max_batches,
+                       const sepal::Shape& sample_shape) {
   TrainPhase result;
   result.batch = first_batch;
   Progress progress("train", static_cast<int64_t>(loader.num_batches()));
   const int64_t images_before = totals.count;
   while (auto batch = loader.next()) {
-    Tensor log_probs;
-    Tensor loss = forward_loss(model, *batch, &log_probs);
-    const double value = loss.item<double>();
+    dp.before_forward();
     const int64_t n = batch->labels.shape()[0];
-    if (!std::isfinite(value)) {
+    Tensor loss_sum;
+    int64_t correct = 0;
+    if (n > 0) {
+      Tensor log_probs = model(batch->images);
+      const sepal::profile::Scope scope("loss");
+      loss_sum = sepal::nn::NLLLoss(sepal::Reduction::Sum)(log_probs, batch->labels);
+      correct = sepal::nn::count_correct(log_probs.detach(), batch->labels);
+    } else if (dp.sync_bn()) {  // an empty shard joins the BatchNorm layers' collectives
+      dp.placeholder_batch(true);
+      sepal::Shape shape{1};
+      shape.insert(shape.end(), sample_shape.begin(), sample_shape.end());
+      loss_sum = model(sepal::zeros(shape, sepal::TensorOptions().device(batch->images.device()))).sum() * 0.0;
+      dp.placeholder_batch(false);
+    }
+    const sepal::dist::StepTotals t = dp.backward(loss_sum, n, correct, interrupted());
+    if (t.non_finite) {
+      opt.zero_grad();
       result.end = PhaseEnd::NonFiniteLoss;
-      result.message = "the training loss became " + std::string(std::isnan(value) ? "NaN" : "infinite") +
-                       " at batch " + std::to_string(result.batch + 1);
+      result.message = "the training loss became NaN or infinite at batch " + std::to_string(result.batch + 1);
       progress.finish();
       return result;
     }
-    backward_step(loss, opt);
-    totals.loss_sum += value * n;
-    totals.count += n;
-    totals.correct += sepal::nn::count_correct(log_probs.detach(), batch->labels);
+    if (t.stepped) opt.step();
+    opt.zero_grad();
+    totals.loss_sum += t.loss_sum;
+    totals.count += t.count;
+    totals.correct += t.correct;
     ++result.batch;
     progress.update(result.batch, totals.loss(), totals.acc(), totals.count - images_before);
-    if (interrupted()) {
+    if (t.stop) {
       result.end = PhaseEnd::Interrupted;
       break;
     }
@@ -76,7 +91,8 @@ TrainPhase train_phase(sepal::nn::Module& model, sepal::data::DataLoader& loader
 }
 
 PhaseTotals eval_phase(sepal::nn::Module& model, sepal::data::DataLoader& loader, int64_t num_classes,
-                       std::vector<std::vector<int64_t>>* confusion, int64_t max_batches, const std::string& label) {
+                       std::vector<std::vector<int64_t>>* confusion, int64_t max_batches, const std::string& label,
+                       sepal::dist::Communicator* comm) {
   model.eval();
   sepal::NoGradGuard no_grad;
   PhaseTotals totals;
@@ -86,6 +102,11 @@ PhaseTotals eval_phase(sepal::nn::Module& model, sepal::data::DataLoader& loader
   loader.start_epoch(0);
   int64_t batches = 0;
   while (auto batch = loader.next()) {
+    if (batch->labels.shape()[0] == 0) {  // an empty shard
+      progress.update(++batches, totals.loss(), totals.acc(), totals.count);
+      if (max_batches > 0 && batches >= max_batches) break;
+      continue;
+    }
     Tensor log_probs = model(batch->images);
     totals.loss_sum += sum_loss(log_probs, batch->labels).item<double>();
     std::vector<int64_t> pred = predictions(log_probs);
@@ -99,6 +120,11 @@ PhaseTotals eval_phase(sepal::nn::Module& model, sepal::data::DataLoader& loader
     if (max_batches > 0 && batches >= max_batches) break;
   }
   progress.finish();
+  if (comm && comm->size() > 1) {
+    std::vector<double> sums{totals.loss_sum, static_cast<double>(totals.correct), static_cast<double>(totals.count)};
+    comm->all_reduce_host(sums);
+    totals = {sums[0], static_cast<int64_t>(sums[1]), static_cast<int64_t>(sums[2])};
+  }
   return totals;
 }
 

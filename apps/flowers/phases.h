@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "data/dataloader.h"
+#include "dist/data_parallel.h"
 #include "sepal.h"
 
 namespace flowers {
@@ -33,14 +34,20 @@ sepal::Tensor forward_loss(sepal::nn::Module& model, const sepal::data::Batch& b
 void backward_step(const sepal::Tensor& loss, sepal::optim::Optimizer& opt);
 
 // Trains from the loader's current position to the end of its epoch (or until Ctrl-C, a
-// non-finite loss, or `max_batches` batches, 0 = no limit), adding to `totals`.
+// non-finite loss, or `max_batches` batches, 0 = no limit), adding the job's totals to `totals`.
+// Each step goes through `dp` (dist/data_parallel.h): the loss backpropagated is this rank's loss
+// sum divided by the job's sample count, and every rank agrees to stop (Ctrl-C, SIGTERM, SIGUSR1
+// on any rank) or on a non-finite loss. A rank with an empty shard still takes part, with a
+// placeholder batch of `sample_shape` [C, H, W] under --sync-bn.
 TrainPhase train_phase(sepal::nn::Module& model, sepal::data::DataLoader& loader, sepal::optim::Optimizer& opt,
-                       PhaseTotals& totals, int64_t first_batch, int64_t max_batches);
+                       sepal::dist::DataParallel& dp, PhaseTotals& totals, int64_t first_batch, int64_t max_batches,
+                       const sepal::Shape& sample_shape);
 
 // Evaluates the whole loader (eval mode, no gradients). `confusion` (optional) becomes
-// [true class][predicted class] counts over num_classes.
+// [true class][predicted class] counts over num_classes. With `comm`, the loader holds this
+// rank's shard and the totals returned are the whole job's.
 PhaseTotals eval_phase(sepal::nn::Module& model, sepal::data::DataLoader& loader, int64_t num_classes,
                        std::vector<std::vector<int64_t>>* confusion, int64_t max_batches,
-                       const std::string& label = "valid");
+                       const std::string& label = "valid", sepal::dist::Communicator* comm = nullptr);
 
 }  // namespace flowers

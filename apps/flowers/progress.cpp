@@ -40,15 +40,20 @@ void Progress::finish() {
 
 namespace {
 std::atomic<int> g_interrupts{0};
-extern "C" void on_sigint(int) {
+// A second signal ends the process at once (the default action).
+extern "C" void on_interrupt(int sig) {
   if (g_interrupts.fetch_add(1) >= 1) {
-    std::signal(SIGINT, SIG_DFL);
-    std::raise(SIGINT);
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
   }
 }
 }  // namespace
 
-void install_interrupt_handler() { std::signal(SIGINT, on_sigint); }
+// SIGINT (Ctrl-C), and SIGTERM and SIGUSR1: mpirun turns Ctrl-C into SIGTERM (then SIGKILL soon
+// after) and forwards SIGUSR1, so `kill -USR1 <mpirun pid>` is the clean stop of a job.
+void install_interrupt_handler() {
+  for (int sig : {SIGINT, SIGTERM, SIGUSR1}) std::signal(sig, on_interrupt);
+}
 bool interrupted() { return g_interrupts.load() > 0; }
 void clear_interrupt() { g_interrupts.store(0); }
 

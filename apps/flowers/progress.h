@@ -22,8 +22,9 @@ class Progress {
   std::chrono::steady_clock::time_point start_;
 };
 
-// SIGINT handling: the first Ctrl-C sets a flag the training loop polls after each batch; a
-// second one while still running restores the default action and re-raises (a hard stop).
+// SIGINT, SIGTERM and SIGUSR1 handling: the first signal sets a flag the training loop polls
+// after each batch (under mpirun, every rank learns of it in the step's all-reduce); a second one
+// while still running restores the default action and re-raises (a hard stop).
 void install_interrupt_handler();
 bool interrupted();
 void clear_interrupt();

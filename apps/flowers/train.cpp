@@ -3,6 +3,8 @@
 // epochs of a train and a valid phase, keeping the last and best checkpoints, history.json and the
 // report in --out.
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/resume.h"
@@ -17,15 +19,6 @@ namespace flowers {
 namespace ckpt = sepal::checkpoint;
 
 namespace {
-
-sepal::Device choose_device(const std::string& text) {
-  if (text == "auto") return sepal::Device::best();
-  sepal::Device d = sepal::Device::parse(text);
-  if (d.is_cuda() && d.index >= sepal::cuda_device_count())
-    throw UsageError("--device " + text + ": no such CUDA device (" + std::to_string(sepal::cuda_device_count()) +
-                     " present" + (sepal::built_with_cuda() ? "" : "; this build has no CUDA backend") + ")");
-  return d;
-}
 
 ckpt::TrainingMeta base_meta(const TrainConfig& c, const DataSetup& d, const data::ImagePipeline& valid) {
   ckpt::TrainingMeta m;
@@ -43,6 +36,7 @@ ckpt::TrainingMeta base_meta(const TrainConfig& c, const DataSetup& d, const dat
   m.strings["data"] = c.data.empty() ? "(built-in demo flowers)" : c.data;
   m.strings["options"] = describe(c);
   m.generators["loader"] = {c.seed, 0};
+  m.counters["global_batch"] = c.batch_size;
   return m;
 }
 
@@ -50,23 +44,67 @@ void print_lines(const std::vector<std::string>& lines) {
   for (const auto& l : lines) std::printf("%s\n", l.c_str());
 }
 
+// The resume plan's lines about the job's shape: the world size and global batch the checkpoint
+// was trained with against this run's ("" when both are the same or unrecorded).
+std::string describe_world_change(const ckpt::TrainingMeta& saved, int64_t global_batch, int world_size) {
+  const auto ws = saved.counters.find("world_size");
+  const auto gb = saved.counters.find("global_batch");
+  const bool size_changed = ws != saved.counters.end() && ws->second != world_size;
+  const bool batch_changed = gb != saved.counters.end() && gb->second != global_batch;
+  if (!size_changed && !batch_changed) return "";
+  std::string s = "  job: ";
+  s += ws != saved.counters.end() ? std::to_string(ws->second) : std::string("?");
+  s += " -> " + std::to_string(world_size) + " ranks, global batch ";
+  s += gb != saved.counters.end() ? std::to_string(gb->second) : std::string("?");
+  s += " -> " + std::to_string(global_batch);
+  s += batch_changed ? ": batches are cut differently, so a partly trained epoch restarts\n"
+                     : ": same global batch, so training continues exactly (batch order included)\n";
+  return s;
+}
+
+// --resume's checkpoint: rank 0 reads the file and sends its bytes to the other ranks (no shared
+// file system needed); every rank parses the same bytes.
+ckpt::Checkpoint read_resume_checkpoint(const TrainRun& run) {
+  if (!run.job.distributed()) return ckpt::load_checkpoint(run.c.resume);
+  std::string bytes;
+  if (run.job.root()) {
+    std::ifstream in(run.c.resume, std::ios::binary);
+    if (!in) throw sepal::Error("cannot open " + run.c.resume);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  run.job.comm->broadcast_bytes(bytes, 0);
+  return ckpt::parse_checkpoint(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), run.c.resume);
+}
+
 }  // namespace
 
 void set_up_run(TrainRun& run) {
   const TrainConfig& c = run.c;
-  run.device = choose_device(c.device);
-  run.data = open_data(c);
+  Job& job = run.job;
+  if (job.distributed() && c.cache_features)
+    throw UsageError("--cache-features is single-process: drop it under mpirun (or use --dist off)");
+  if (job.distributed() && c.profile_steps > 0)
+    throw UsageError("--profile times one process: drop it under mpirun (or use --dist off)");
+  // rank 0 first: it may generate the demo data the others then read
+  if (job.root()) run.data = open_data(c);
+  job.comm->barrier();
+  if (!job.root()) run.data = open_data(c);
   const DataSetup& d = run.data;
   run.train_tf = train_pipeline(c, d.is_idx);
   run.valid_tf = valid_pipeline(c.image_size, effective_resize(c, d.is_idx));
   run.num_classes = static_cast<int64_t>(d.classes.size());
   std::printf("data: %s\n", d.description.c_str());
   std::printf("device: %s%s\n", run.device.str().c_str(), apply_compute_flags(c.compute, run.device).c_str());
+  if (job.distributed())
+    std::printf("distributed: %s; global batch %lld (about %lld per rank)%s\n", job.describe().c_str(),
+                static_cast<long long>(c.batch_size),
+                static_cast<long long>((c.batch_size + job.comm->size() - 1) / job.comm->size()),
+                c.sync_bn ? ", BatchNorm synchronised (--sync-bn)" : ", BatchNorm local to each rank");
 
   // the model, its starting weights and its trainable set
   run.model = build_model(c.arch, run.num_classes, c.seed);
   if (!c.resume.empty()) {
-    run.resume_from = ckpt::load_checkpoint(c.resume);
+    run.resume_from = read_resume_checkpoint(run);
     run.other_run = other_run_reason(run.resume_from->meta, c.resume, c.arch, d.classes);
   } else if (!c.pretrained.empty()) {
     print_lines(load_pretrained(*run.model, sepal::checkpoint::load_safetensors(c.pretrained), c.pretrained, true));
@@ -78,6 +116,11 @@ void set_up_run(TrainRun& run) {
   }
   apply_mode(*run.model, c.mode);
   run.model->to(run.device);
+  // the ranks agree on the model and start from rank 0's weights; gradients are summed across them
+  sepal::dist::DataParallelOptions dpo;
+  dpo.sync_bn = c.sync_bn;
+  dpo.buckets.bucket_mb = c.bucket_mb;
+  run.dp = std::make_unique<sepal::dist::DataParallel>(*job.comm, *run.model, dpo);
   run.opt = make_optimizer(c, *run.model);
   run.scheduler = std::make_unique<EpochScheduler>(c, *run.opt);
 
@@ -85,6 +128,7 @@ void set_up_run(TrainRun& run) {
               c.mode.c_str());
   print_lines(model_summary(*run.model, *run.opt));
   run.meta = base_meta(c, d, run.valid_tf);
+  run.meta.counters["world_size"] = job.comm->size();
   run.loader_seed = c.seed;
 }
 
@@ -109,6 +153,16 @@ std::optional<int> resume_run(TrainRun& run) {
   if (plan.continues_run()) {
     run.start = ckpt::TrainingCursor::decode(saved, c.resume);
     if (auto it = saved.generators.find("loader"); it != saved.generators.end()) run.loader_seed = it->second.first;
+    // Global batch t is the same slice of the epoch's order for any number of ranks, so the
+    // position carries over unless the global batch changed: then the epoch restarts.
+    const std::string change = describe_world_change(saved, c.batch_size, run.job.comm->size());
+    if (!change.empty()) std::printf("%s", change.c_str());
+    const auto gb = saved.counters.find("global_batch");
+    if (run.start.batch > 0 && gb != saved.counters.end() && gb->second != c.batch_size) {
+      std::printf("  the checkpoint stopped after batch %lld of epoch %lld: that epoch restarts from its first batch\n",
+                  static_cast<long long>(run.start.batch), static_cast<long long>(run.start.epoch + 1));
+      run.start = ckpt::TrainingCursor{run.start.epoch, 0, std::nullopt};
+    }
   }
   ckpt::apply_resume(plan, from, *run.model, *run.opt, run.scheduler->get());
   // The run's story continues in every policy: its epochs, history and best accuracy.
@@ -122,8 +176,10 @@ std::optional<int> resume_run(TrainRun& run) {
   return std::nullopt;
 }
 
-int run_training(const TrainConfig& c) {
-  TrainRun run(c);
+namespace {
+int train_job(const TrainConfig& c, Job& job, sepal::Device device) {
+  TrainRun run(c, job);
+  run.device = device;
   set_up_run(run);
   if (run.resume_from)
     if (std::optional<int> rc = resume_run(run)) return *rc;
@@ -135,6 +191,24 @@ int run_training(const TrainConfig& c) {
     return 0;
   }
   return run_epochs(run);
+}
+}  // namespace
+
+int run_training(const TrainConfig& c) {
+  const std::optional<sepal::dist::LaunchInfo> launch = sepal::dist::detect_launch();
+  const sepal::Device device = choose_device(c.device, c.dist != "off" && launch ? launch->local_rank : 0);
+  Job job = open_job(c, device);
+  if (!job.distributed()) return train_job(c, job, device);
+  silence_other_ranks(job);
+  try {
+    const int rc = train_job(c, job, device);
+    job.comm->barrier();  // no rank exits (mpirun then ends the job) before rank 0 has saved
+    return rc;
+  } catch (const UsageError& e) {
+    abort_job(job, e.what(), 2);
+  } catch (const std::exception& e) {
+    abort_job(job, e.what(), 1);
+  }
 }
 
 int train_command(const std::vector<std::string>& argv) {

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "checkpoint/keeper.h"
 #include "data/image_folder.h"
@@ -65,6 +66,8 @@ Loaders open_loaders(TrainRun& run) {
   lo.seed = run.loader_seed;
   run.meta.generators["loader"] = {run.loader_seed, 0};
   lo.device = run.device;
+  lo.shard_index = run.job.comm->rank();  // each rank loads its part of every global batch
+  lo.shard_count = run.job.comm->size();
   data::DataLoaderOptions vo = lo;
   lo.shuffle = true;
   Loaders l;
@@ -104,7 +107,8 @@ EpochResult train_epoch(TrainRun& run, Loaders& l, int64_t epoch) {
   } else {
     if (run.start.batch > 0) l.train->restore({run.loader_seed, epoch, run.start.batch});
     else l.train->start_epoch(epoch);
-    r.train = train_phase(*run.model, *l.train, *run.opt, r.totals, run.start.batch, c.max_batches);
+    r.train = train_phase(*run.model, *l.train, *run.opt, *run.dp, r.totals, run.start.batch, c.max_batches,
+                          {3, c.image_size, c.image_size});
   }
   r.seconds = (partial ? partial->seconds : 0.0) +
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -157,8 +161,11 @@ void finish_epoch(TrainRun& run, ckpt::CheckpointKeeper& keeper, const EpochResu
   }
   keeper.save_last(snapshot);
   write_run_report(run.c.out, meta, "flowers: " + run.c.arch + " " + run.c.mode);
-  std::printf("%5lld %6.1fs %10.4f %9.4f %10.4f %9.4f  %s%s\n", static_cast<long long>(epoch + 1), r.seconds,
-              r.totals.loss(), r.totals.acc(), r.valid.loss(), r.valid.acc(), lr_text(lrs).c_str(),
+  char rate[32] = "";
+  if (run.job.distributed())  // the whole job's training images per second
+    std::snprintf(rate, sizeof rate, " %7.1f", r.seconds > 0 ? r.totals.count / r.seconds : 0.0);
+  std::printf("%5lld %6.1fs %10.4f %9.4f %10.4f %9.4f%s  %s%s\n", static_cast<long long>(epoch + 1), r.seconds,
+              r.totals.loss(), r.totals.acc(), r.valid.loss(), r.valid.acc(), rate, lr_text(lrs).c_str(),
               best ? "  *best" : "");
   std::fflush(stdout);
 }
@@ -222,35 +229,41 @@ int run_profile(TrainRun& run) {
 int run_epochs(TrainRun& run) {
   const TrainConfig& c = run.c;
   Loaders l = open_loaders(run);
-  ckpt::CheckpointKeeper keeper(c.out, static_cast<size_t>(c.keep_last));
+  // only rank 0 keeps checkpoints and writes the report; every rank runs every collective
+  const bool root = run.job.root();
+  std::optional<ckpt::CheckpointKeeper> keeper;
+  if (root) keeper.emplace(c.out, static_cast<size_t>(c.keep_last));
   // the best so far is the run's, also when it resumes into a new --out: an epoch becomes
   // best.sepal only when it beats every epoch before the resume too
   const int64_t resumed_at = run.meta.epoch;
-  if (run.resume_from && run.meta.best_epoch > 0) keeper.carry_best(run.meta.best_val_acc);
+  if (root && run.resume_from && run.meta.best_epoch > 0) keeper->carry_best(run.meta.best_val_acc);
   install_interrupt_handler();
 
-  std::printf("\n%5s %7s %10s %9s %10s %9s  %s\n", "epoch", "time", "train_loss", "train_acc", "val_loss", "val_acc",
-              "lr (head/backbone)");
+  std::printf("\n%5s %7s %10s %9s %10s %9s%s  %s\n", "epoch", "time", "train_loss", "train_acc", "val_loss", "val_acc",
+              run.job.distributed() ? "   img/s" : "", "lr (head/backbone)");
   for (int64_t epoch = run.meta.epoch; epoch < c.epochs; ++epoch) {
     const std::vector<double> lrs = current_lrs(*run.opt);
     EpochResult r = train_epoch(run, l, epoch);
-    if (r.train.end == PhaseEnd::NonFiniteLoss) return stop_on_non_finite_loss(run, keeper, r.train, epoch);
+    if (r.train.end == PhaseEnd::NonFiniteLoss) return root ? stop_on_non_finite_loss(run, *keeper, r.train, epoch) : 1;
     const bool mid_epoch = r.train.end == PhaseEnd::Interrupted && !l.cache &&
                            r.train.batch < static_cast<int64_t>(l.train->num_batches());
-    if (mid_epoch) return save_mid_epoch(run, keeper, r, epoch);
-    if (!l.cache) r.valid = eval_phase(*run.model, *l.valid, run.num_classes, nullptr, c.max_batches);
+    if (mid_epoch) return root ? save_mid_epoch(run, *keeper, r, epoch) : 130;
+    if (!l.cache)
+      r.valid = eval_phase(*run.model, *l.valid, run.num_classes, nullptr, c.max_batches, "valid", run.job.comm.get());
     run.scheduler->epoch_end(r.valid.loss());
-    finish_epoch(run, keeper, r, lrs, epoch);
+    if (root) finish_epoch(run, *keeper, r, lrs, epoch);
     if (r.train.end == PhaseEnd::Interrupted) {
+      if (!root) return 130;
       std::printf("interrupted at the end of epoch %lld: saved %s.\nresume with: flowers train %s --resume %s\n",
-                  static_cast<long long>(epoch + 1), keeper.last_path().c_str(), describe(c).c_str(),
-                  keeper.last_path().c_str());
+                  static_cast<long long>(epoch + 1), keeper->last_path().c_str(), describe(c).c_str(),
+                  keeper->last_path().c_str());
       return 130;
     }
   }
-  if (!keeper.warning().empty()) std::printf("note: %s\n", keeper.warning().c_str());
+  if (!root) return 0;
+  if (!keeper->warning().empty()) std::printf("note: %s\n", keeper->warning().c_str());
   if (c.skip_bad_images) record_skips(run.data, true, run.meta);
-  print_outcome(run, keeper, resumed_at);
+  print_outcome(run, *keeper, resumed_at);
   return 0;
 }
 

@@ -12,14 +12,18 @@
 #include "checkpoint/cursor.h"
 #include "config.h"
 #include "data_setup.h"
+#include "dist/data_parallel.h"
+#include "distributed.h"
 #include "model_setup.h"
 
 namespace flowers {
 
 struct TrainRun {
-  explicit TrainRun(const TrainConfig& config) : c(config) {}
+  TrainRun(const TrainConfig& config, Job& job) : c(config), job(job) {}
 
   const TrainConfig& c;
+  Job& job;  // the ranks (one without mpirun); only rank 0 prints and writes
+  std::unique_ptr<sepal::dist::DataParallel> dp;
   sepal::Device device;
   DataSetup data;
   data::ImagePipeline train_tf, valid_tf;
