@@ -10,6 +10,7 @@
 
 #include <thread>
 
+#include "autograd/hooks.h"
 #include "autograd/node.h"
 
 namespace sepal {
@@ -346,5 +347,27 @@ TEST(Engine, SetGradChecksShape) {
   EXPECT_FALSE(x.grad().defined());
 }
 
+}  // namespace
+}  // namespace sepal
+
+namespace sepal {
+namespace {
+// Post-accumulate-grad hooks (autograd/hooks.h): called after each accumulation into the leaf,
+// seeing the accumulated .grad; removed with their handle; only on leaves that require grad.
+TEST(PostAccumulateGradHook, SeesEachAccumulationAndGoesWithItsHandle) {
+  Tensor w = testing::leaf({1, 2}, {2});
+  std::vector<std::vector<double>> seen;
+  {
+    autograd::HookHandle h = autograd::register_post_accumulate_grad_hook(w, [&](const Tensor& leaf) {
+      seen.push_back(leaf.grad().to_vector<double>());
+    });
+    (w * w).sum().backward();  // two contributions of w each (unlike PyTorch, which sums them first)
+    (w * 3.0).sum().backward();
+    EXPECT_EQ(seen, (std::vector<std::vector<double>>{{1, 2}, {2, 4}, {5, 7}}));
+  }
+  (w * 3.0).sum().backward();
+  EXPECT_EQ(seen.size(), 3u);  // removed with the handle
+  EXPECT_THROW(autograd::register_post_accumulate_grad_hook(w * 2.0, [](const Tensor&) {}), AutogradError);
+}
 }  // namespace
 }  // namespace sepal

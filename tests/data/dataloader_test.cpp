@@ -292,6 +292,65 @@ TEST(DataLoader, SkipPolicyOnAnImageFolderWithATruncatedJpeg) {
   }
 }
 
+// Sharding: each global batch is cut into contiguous parts whose concatenation over the shards is
+// the unsharded batch, in order, with identical pixels (augmentation seeded per sample); shards
+// receive every batch, empty parts and parts emptied by skipped samples included.
+TEST(DataLoader, ShardsConcatenateToTheGlobalBatch) {
+  auto ds = std::make_shared<FakeDataset>(23, std::set<size_t>{}, BadDataPolicy::Skip);
+  DataLoader whole(ds, noisy_transform, opts(5, true, 0));
+  const auto global = epoch(whole, 1);
+  for (int count : {2, 3}) {
+    std::vector<std::vector<Batch>> parts;
+    for (int r = 0; r < count; ++r) {
+      DataLoaderOptions o = opts(5, true, r % 2 == 0 ? 0 : 2);
+      o.shard_index = r;
+      o.shard_count = count;
+      DataLoader loader(ds, noisy_transform, o);
+      parts.push_back(epoch(loader, 1));
+      ASSERT_EQ(parts.back().size(), global.size()) << "shard " << r << " of " << count;
+    }
+    for (size_t b = 0; b < global.size(); ++b) {
+      std::vector<size_t> indices;
+      std::vector<float> pixels;
+      for (int r = 0; r < count; ++r) {
+        const Batch& p = parts[r][b];
+        // the first (n % count) shards hold one sample more
+        const size_t n = global[b].indices.size();
+        EXPECT_EQ(p.indices.size(), n / count + (static_cast<size_t>(r) < n % count ? 1 : 0));
+        indices.insert(indices.end(), p.indices.begin(), p.indices.end());
+        const auto v = p.images.to_vector<float>();
+        pixels.insert(pixels.end(), v.begin(), v.end());
+      }
+      EXPECT_EQ(indices, global[b].indices);
+      EXPECT_EQ(pixels, global[b].images.to_vector<float>());
+    }
+  }
+  // 23 = 4 * 5 + 3: the last batch gives 3 shards one sample each; 1 sample over 2 shards leaves one empty
+  auto one = std::make_shared<FakeDataset>(6, std::set<size_t>{}, BadDataPolicy::Skip);
+  DataLoaderOptions o = opts(5, false, 0);
+  o.shard_index = 1;
+  o.shard_count = 2;
+  DataLoader loader(one, nullptr, o);
+  const auto batches = epoch(loader, 0);
+  ASSERT_EQ(batches.size(), 2u);
+  EXPECT_EQ(batches[1].images.shape()[0], 0);
+  EXPECT_EQ(batches[1].labels.shape(), (Shape{0}));
+}
+
+TEST(DataLoader, ShardEmptiedBySkippedSamplesStillArrives) {
+  auto ds = std::make_shared<FakeDataset>(4, std::set<size_t>{2, 3}, BadDataPolicy::Skip);
+  DataLoaderOptions o = opts(4, false, 0);
+  o.shard_index = 1;
+  o.shard_count = 2;
+  DataLoader loader(ds, nullptr, o);
+  const auto batches = epoch(loader, 0);
+  ASSERT_EQ(batches.size(), 1u);
+  EXPECT_EQ(batches[0].labels.shape()[0], 0);
+  EXPECT_EQ(loader.skipped(), 2u);
+  o.shard_index = 2;
+  EXPECT_THROW(DataLoader(ds, nullptr, o), Error);
+}
+
 TEST(DataLoader, DestroyedMidEpochStopsItsWorkers) {
   auto ds = std::make_shared<FakeDataset>(400);
   ds->slow_ms_ = 50;  // a batch of 8 takes 400 ms to build
