@@ -45,9 +45,6 @@ Tensor SyncBatchNorm::forward(nn::BatchNorm2d& bn, const Tensor& x) {
                      std::to_string(static_cast<int64_t>(n)) + " over all ranks (input " + shape_str(x.shape()) + ")");
   const Tensor mean = all_reduce_sum(comm_, s1) / n;
   const Tensor var = all_reduce_sum(comm_, s2) / n - mean * mean;  // biased, as in normalisation
-  const Tensor invstd = (var + bn.eps).rsqrt();
-  const Tensor scale = bn.weight.to(DType::Float64) * invstd;
-  const Tensor shift = bn.bias.to(DType::Float64) - mean * scale;
   {
     NoGradGuard no_grad;
     const double m = bn.momentum;
@@ -55,7 +52,15 @@ Tensor SyncBatchNorm::forward(nn::BatchNorm2d& bn, const Tensor& x) {
     rm.copy_(rm * (1 - m) + mean.detach().to(rm.dtype()) * m);
     rv.copy_(rv * (1 - m) + (var.detach() * (n / (n - 1))).to(rv.dtype()) * m);
   }
-  return x * scale.to(x.dtype()).reshape({1, C, 1, 1}) + shift.to(x.dtype()).reshape({1, C, 1, 1});
+  // The statistics rounded to the input's type and applied in the batch_norm kernel's order
+  // (tensor/kernels/norm_pool.h: (x - mean) * invstd * w + b), so that with equal statistics
+  // the output is bit for bit the local kernel's: ReLU and max-pool decisions downstream then
+  // agree with a single process's.
+  const Shape per_channel{1, C, 1, 1};
+  const Tensor mean_x = mean.to(x.dtype()).reshape(per_channel);
+  const Tensor invstd_x = (1.0 / (var + bn.eps).sqrt()).to(x.dtype()).reshape(per_channel);
+  return (x - mean_x) * invstd_x * bn.weight.to(x.dtype()).reshape(per_channel) +
+         bn.bias.to(x.dtype()).reshape(per_channel);
 }
 
 std::shared_ptr<SyncBatchNorm> convert_sync_batch_norm(nn::Module& model, Communicator& comm) {

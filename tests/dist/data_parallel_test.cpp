@@ -225,3 +225,59 @@ TEST(GradientReducer, BucketsFollowReverseRegistrationOrder) {
 
 }  // namespace
 }  // namespace sepal
+
+namespace sepal {
+namespace {
+// SyncBatchNorm over one process is BatchNorm2d: the forward bit for bit (the statistics rounded
+// and applied in the kernel's order), the gradients and running statistics within float rounding.
+TEST(SyncBatchNorm, OnOneProcessEqualsTheBatchNormKernel) {
+  for (bool channels_last : {false, true}) {
+    Generator gen(3);
+    Tensor x = randn({6, 5, 7, 9}, {}, &gen) * 3.0 + 1.5;
+    if (channels_last) x = x.contiguous(MemoryFormat::ChannelsLast);
+    nn::BatchNorm2d plain(5), synced(5);
+    {
+      NoGradGuard no_grad;
+      for (nn::BatchNorm2d* bn : {&plain, &synced}) {
+        bn->weight.copy_(from_vector(std::vector<float>{0.5f, 1.5f, -1.0f, 2.0f, 1.0f}, {5}));
+        bn->bias.copy_(from_vector(std::vector<float>{0.1f, -0.2f, 0.3f, 0.0f, 1.0f}, {5}));
+      }
+    }
+    auto single = dist::make_single_process();
+    synced.sync = std::make_shared<dist::SyncBatchNorm>(*single);
+    Tensor xa = x.detach().requires_grad_(), xb = x.detach().requires_grad_();
+    const Tensor ya = plain(xa), yb = synced(xb);
+    const Tensor dy = randn(ya.shape(), {}, &gen);
+    (ya * dy).sum().backward();
+    (yb * dy).sum().backward();
+    {
+      const auto va = ya.contiguous().to_vector<float>(), vb = yb.contiguous().to_vector<float>();
+      int64_t differ = 0;
+      double worst = 0;
+      for (size_t i = 0; i < va.size(); ++i)
+        if (va[i] != vb[i]) {
+          ++differ;
+          worst = std::max(worst, std::abs(static_cast<double>(va[i]) - vb[i]) / std::abs(static_cast<double>(va[i])));
+        }
+      EXPECT_EQ(differ, 0) << "of " << va.size() << " outputs differ (channels_last " << channels_last
+                           << "), worst relative " << worst;
+    }
+    auto close = [](const Tensor& a, const Tensor& b, double tol) {
+      const auto va = a.to(DType::Float64).contiguous().to_vector<double>();
+      const auto vb = b.to(DType::Float64).contiguous().to_vector<double>();
+      double d = 0, m = 0;
+      for (size_t i = 0; i < va.size(); ++i) {
+        d = std::max(d, std::abs(va[i] - vb[i]));
+        m = std::max(m, std::abs(vb[i]));
+      }
+      return d <= tol * m;
+    };
+    EXPECT_TRUE(close(xa.grad(), xb.grad(), 1e-5));
+    EXPECT_TRUE(close(plain.weight.grad(), synced.weight.grad(), 1e-5));
+    EXPECT_TRUE(close(plain.bias.grad(), synced.bias.grad(), 1e-6));
+    EXPECT_TRUE(close(plain.running_mean, synced.running_mean, 1e-6));
+    EXPECT_TRUE(close(plain.running_var, synced.running_var, 1e-6));
+  }
+}
+}  // namespace
+}  // namespace sepal
