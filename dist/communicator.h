@@ -71,8 +71,9 @@ std::unique_ptr<Communicator> make_single_process();
 // MPI_COMM_WORLD (initialises MPI; finalises it when the communicator is destroyed). Throws
 // sepal::Error when the build has no MPI (SEPAL_MPI off).
 std::unique_ptr<Communicator> make_mpi();
-// NCCL over the ranks of `bootstrap` (an MPI communicator, which also serves the host helpers),
-// for CUDA tensors on `device`. Throws sepal::Error when the build has no NCCL.
+// NCCL over the ranks of `bootstrap` (an MPI communicator, which also serves the host helpers and
+// broadcasts NCCL's unique id; the single-process one for a one-rank job), for CUDA tensors on
+// `device`. Throws sepal::Error when the build has no NCCL.
 std::unique_ptr<Communicator> make_nccl(std::unique_ptr<Communicator> bootstrap, Device device);
 
 // ---- helpers over any communicator ----
