@@ -223,6 +223,40 @@ TEST(GradientReducer, BucketsFollowReverseRegistrationOrder) {
   EXPECT_EQ(reducer.bytes_per_step(), net->num_parameters(true) * 4);
 }
 
+// On any communicator the reducer hands back, in each .grad, the sum over the ranks of the
+// gradients (one rank: the gradients themselves), step after step, parameters without a gradient
+// (a branch not taken) receiving zeros.
+TEST(GradientReducer, WritesTheSummedGradientsBack) {
+  dist::Communicator& comm = test_comm();
+  auto net = small_net(false);
+  auto reference = small_net(false);
+  dist::ReducerOptions o;
+  o.first_bucket_mb = 1e-4;
+  o.bucket_mb = 3e-4;
+  dist::GradientReducer reducer(comm, net->named_parameters(), o);
+  for (int step = 0; step < 3; ++step) {
+    Generator gen(50 + step);
+    const Tensor x = randn({4, 3, 6, 6}, {}, &gen);
+    (*net)(x).sum().backward();
+    (*reference)(x).sum().backward();
+    reducer.finish();
+    const nn::NamedTensors a = net->named_parameters(), b = reference->named_parameters();
+    for (size_t i = 0; i < a.size(); ++i) {
+      const std::vector<float> got = a[i].second.grad().to_vector<float>();
+      const std::vector<float> one = b[i].second.grad().to_vector<float>();
+      for (size_t k = 0; k < got.size(); ++k)
+        ASSERT_NEAR(got[k], one[k] * comm.size(), 1e-5 * (1 + std::abs(one[k]) * comm.size())) << a[i].first;
+    }
+    net->zero_grad();
+    reference->zero_grad();
+  }
+  // no backward at all: every gradient becomes zeros
+  reducer.finish();
+  for (const auto& [name, p] : net->named_parameters())
+    EXPECT_EQ(p.grad().abs().sum().item<double>(), 0.0) << name;
+  EXPECT_GE(reducer.last_exposed_seconds(), 0.0);
+}
+
 }  // namespace
 }  // namespace sepal
 
