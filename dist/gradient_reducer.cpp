@@ -79,6 +79,7 @@ void GradientReducer::launch(Bucket& b) {
 
 void GradientReducer::finish() {
   const auto t0 = std::chrono::steady_clock::now();
+  overlapped_ = next_launch_;
   for (Bucket& b : buckets_) b.pending = 0;  // parameters without a gradient count as zeros
   launch_ready_buckets();
   NoGradGuard no_grad;

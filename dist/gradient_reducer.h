@@ -41,6 +41,11 @@ class GradientReducer {
   // The parameter names of each bucket, in launch order.
   std::vector<std::vector<std::string>> bucket_names() const;
   int64_t bytes_per_step() const;  // gradient bytes all-reduced per step
+  // Buckets whose all-reduce has started since the last finish(): after a backward pass, those
+  // that overlapped it.
+  size_t buckets_started() const { return next_launch_; }
+  // How many buckets had started when the last finish() was called (overlapped backward).
+  size_t last_overlapped_buckets() const { return overlapped_; }
   // Seconds the last finish() spent launching the rest and waiting: communication backward did
   // not hide.
   double last_exposed_seconds() const { return exposed_seconds_; }
@@ -69,6 +74,7 @@ class GradientReducer {
   std::vector<Bucket> buckets_;
   std::vector<autograd::HookHandle> hooks_;
   size_t next_launch_ = 0;
+  size_t overlapped_ = 0;
   double exposed_seconds_ = 0;
 };
 

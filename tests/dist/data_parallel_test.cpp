@@ -88,6 +88,9 @@ void step(TrainedNet& run, const Tensor& x, const Tensor& y, int64_t begin, int6
   }
   const dist::StepTotals t = run.dp->backward(loss_sum, n, correct, false);
   ASSERT_FALSE(t.non_finite);
+  // a rank that ran backward started every bucket before backward ended (overlap)
+  if (const dist::GradientReducer* r = run.dp->reducer(); r && loss_sum.defined() && n > 0)
+    EXPECT_EQ(r->last_overlapped_buckets(), r->num_buckets());
   if (t.stepped) run.opt->step();
   run.opt->zero_grad();
 }
@@ -239,7 +242,10 @@ TEST(GradientReducer, WritesTheSummedGradientsBack) {
     const Tensor x = randn({4, 3, 6, 6}, {}, &gen);
     (*net)(x).sum().backward();
     (*reference)(x).sum().backward();
+    // every bucket started during backward: its last gradient arrived before backward ended
+    EXPECT_EQ(reducer.buckets_started(), reducer.num_buckets());
     reducer.finish();
+    EXPECT_EQ(reducer.buckets_started(), 0u);
     const nn::NamedTensors a = net->named_parameters(), b = reference->named_parameters();
     for (size_t i = 0; i < a.size(); ++i) {
       const std::vector<float> got = a[i].second.grad().to_vector<float>();
