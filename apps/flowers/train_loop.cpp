@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <optional>
 
 #include "checkpoint/keeper.h"
@@ -40,16 +41,58 @@ std::vector<double> current_lrs(const sepal::optim::Optimizer& opt) {
 }
 
 // Each ImageFolder split's skipped files (scan and decode), recorded for the report and printed
-// as one line per split under --skip-bad-images.
-void record_skips(const DataSetup& d, bool print, ckpt::TrainingMeta& meta) {
+// as one line per split under --skip-bad-images. Under mpirun each rank decodes only its shards,
+// so the tallies come from gather_skip_tallies (every rank's decode failures); alone, from the
+// folder itself.
+using SkipTallies = std::map<std::string, data::SkipTally>;
+
+void record_skips(const DataSetup& d, bool print, ckpt::TrainingMeta& meta, const SkipTallies& tallies) {
   const std::pair<const char*, const data::Dataset*> splits[] = {{"train", d.splits.train.get()},
                                                                  {"valid", d.splits.valid.get()}};
   for (const auto& [key, set] : splits)
     if (const auto* folder = dynamic_cast<const data::ImageFolder*>(set)) {
-      const data::SkipTally tally = folder->skip_tally();
+      const auto it = tallies.find(key);
+      const data::SkipTally tally = it != tallies.end() ? it->second : folder->skip_tally();
       record_skipped(meta, key, folder->split_name(), tally);
       if (print) std::printf("%s\n", tally.summary(folder->split_name()).c_str());
     }
+}
+
+// The skip tallies of the whole job (a collective: every rank calls it; only rank 0 uses the
+// result). The scan's skips are the same on every rank; the decode failures of each rank are
+// sent to all, and a file counts once whichever ranks failed on it.
+SkipTallies gather_skip_tallies(const TrainRun& run) {
+  SkipTallies out;
+  if (!run.job.distributed()) return out;
+  const std::pair<const char*, const data::Dataset*> splits[] = {{"train", run.data.splits.train.get()},
+                                                                 {"valid", run.data.splits.valid.get()}};
+  for (const auto& [key, set] : splits) {
+    const auto* folder = dynamic_cast<const data::ImageFolder*>(set);
+    if (!folder) continue;
+    std::map<std::string, std::string> decode;  // path -> reason, over all ranks
+    std::string mine;
+    for (const data::SkippedFile& f : folder->decode_skipped())
+      mine += std::to_string(f.path.size()) + ":" + f.path + std::to_string(f.reason.size()) + ":" + f.reason;
+    for (int r = 0; r < run.job.comm->size(); ++r) {
+      std::string bytes = mine;
+      run.job.comm->broadcast_bytes(bytes, r);
+      for (size_t at = 0; at < bytes.size();) {
+        auto field = [&] {
+          const size_t colon = bytes.find(':', at);
+          const size_t n = std::stoul(bytes.substr(at, colon - at));
+          std::string v = bytes.substr(colon + 1, n);
+          at = colon + 1 + n;
+          return v;
+        };
+        std::string path = field();
+        decode.emplace(std::move(path), field());
+      }
+    }
+    std::vector<data::SkippedFile> all = folder->skipped_files();
+    for (auto& [path, reason] : decode) all.push_back({path, reason});
+    out[key] = data::tally_skipped(folder->size() + folder->skipped_files().size(), all);
+  }
+  return out;
 }
 
 // The loaders of the run: the valid loader, and the train loader or the feature cache.
@@ -145,12 +188,12 @@ int save_mid_epoch(const TrainRun& run, ckpt::CheckpointKeeper& keeper, const Ep
 // A finished epoch: its record in the history, the last (and maybe best) checkpoint, the report
 // and its line in the table.
 void finish_epoch(TrainRun& run, ckpt::CheckpointKeeper& keeper, const EpochResult& r, const std::vector<double>& lrs,
-                  int64_t epoch) {
+                  int64_t epoch, const SkipTallies& skips) {
   ckpt::TrainingMeta& meta = run.meta;
   ckpt::EpochRecord record{epoch + 1, r.totals.loss(), r.totals.acc(), r.valid.loss(), r.valid.acc(), lrs, r.seconds};
   meta.history.push_back(record);
   record_epoch_images(meta, epoch + 1, r.totals.count);
-  record_skips(run.data, false, meta);
+  record_skips(run.data, false, meta, skips);
   meta.epoch = epoch + 1;
   ckpt::TrainingCursor{epoch + 1, 0, std::nullopt}.encode(meta);
   ckpt::Checkpoint snapshot = ckpt::capture(*run.model, run.opt.get(), run.scheduler->get(), meta);
@@ -251,7 +294,8 @@ int run_epochs(TrainRun& run) {
     if (!l.cache)
       r.valid = eval_phase(*run.model, *l.valid, run.num_classes, nullptr, c.max_batches, "valid", run.job.comm.get());
     run.scheduler->epoch_end(r.valid.loss());
-    if (root) finish_epoch(run, *keeper, r, lrs, epoch);
+    const SkipTallies skips = gather_skip_tallies(run);
+    if (root) finish_epoch(run, *keeper, r, lrs, epoch, skips);
     if (r.train.end == PhaseEnd::Interrupted) {
       if (!root) return 130;
       std::printf("interrupted at the end of epoch %lld: saved %s.\nresume with: flowers train %s --resume %s\n",
@@ -260,9 +304,10 @@ int run_epochs(TrainRun& run) {
       return 130;
     }
   }
+  const SkipTallies skips = gather_skip_tallies(run);
   if (!root) return 0;
   if (!keeper->warning().empty()) std::printf("note: %s\n", keeper->warning().c_str());
-  if (c.skip_bad_images) record_skips(run.data, true, run.meta);
+  if (c.skip_bad_images) record_skips(run.data, true, run.meta, skips);
   print_outcome(run, *keeper, resumed_at);
   return 0;
 }

@@ -72,14 +72,22 @@ run ft2 0 "${mpirun[@]}" "$flowers" train $ft --sync-bn --out "$work/ft2"
 same "finetune --sync-bn 2 ranks vs 1 (one step)" "$work/ft2/last.sepal" "$work/ft1/last.sepal" 1e-5
 
 # ---- an uneven last batch, an empty rank, a skipped bad image ----
+# one file the folder scan rejects, one only decoding finds (on whichever rank loads it)
+cls=$(ls "$data/train" | head -1)
 cp -r "$data" "$work/bad"
-printf 'not a jpeg' > "$work/bad/train/$(ls "$work/bad/train" | head -1)/zz-broken.jpg"
-# 400 good images: batch 19 leaves a last batch of 1 (rank 1 empty), batch 23 one of 9 (5 + 4)
+printf 'not a jpeg' > "$work/bad/train/$cls/zz-broken.jpg"
+head -c 600 "$data/train/$cls/$(ls "$data/train/$cls" | head -1)" > "$work/bad/train/$cls/zz-truncated.png"
+cp -r "$data" "$work/truncated"
+cp "$work/bad/train/$cls/zz-truncated.png" "$work/truncated/train/$cls/"
+# 400 good images: batch 19 leaves a last batch of 1 (rank 1 empty), batch 23 one of 9 (5 + 4);
+# rank 0 reports the skips of both ranks
 for b in 19 23; do
   u="--data $work/bad --image-size 32 --workers 1 --device cpu --batch-size $b --epochs 1 --skip-bad-images"
   run skip1_$b 0 "$flowers" train $u --out "$work/skip1_$b"
   run skip2_$b 0 "${mpirun[@]}" "$flowers" train $u --out "$work/skip2_$b"
-  same "batch $b with a skipped image, 2 ranks vs 1" "$work/skip2_$b/last.sepal" "$work/skip1_$b/last.sepal" 1e-5
+  same "batch $b with skipped images, 2 ranks vs 1" "$work/skip2_$b/last.sepal" "$work/skip1_$b/last.sepal" 1e-5
+  grep -q "skipped 2 of 402 files in train/: 1 not an image, 1 truncated" "$work/skip2_$b.out" ||
+    fail "skip2_$b: no job-wide skip summary"
 done
 
 # ---- SIGUSR1 to mpirun: every rank stops after the batch, rank 0 saves, exit 130; resume ----
@@ -102,12 +110,14 @@ grep -q "job: 2 -> 1 ranks, global batch 8 -> 8: same global batch" "$work/resum
 same "interrupted, resumed with 1 rank vs uninterrupted" "$work/int1/last.sepal" "$work/full/last.sepal" 1e-5
 
 # ---- a failing rank ends the job within 10 s, with its message ----
+# (the truncated file passes the folder scan: only the rank whose shard holds it fails, while the
+# other waits in a collective)
 start=$(date +%s)
-"${mpirun[@]}" "$flowers" train --data "$work/bad" --image-size 32 --workers 1 --device cpu --batch-size 16 --epochs 1 --out "$work/crash" > "$work/crash.out" 2>&1
+"${mpirun[@]}" "$flowers" train --data "$work/truncated" --image-size 32 --workers 1 --device cpu --batch-size 16 --epochs 1 --out "$work/crash" > "$work/crash.out" 2>&1
 status=$?
 took=$(( $(date +%s) - start ))
 if [ "$status" -eq 0 ]; then fail "crash: exit 0"; else pass "crash: exit $status after ${took}s"; fi
-grep -Eq "\[rank [01]\] flowers train: error: .*zz-broken.jpg" "$work/crash.out" || { fail "crash: no [rank r] message"; tail -15 "$work/crash.out"; }
+grep -Eq "\[rank [01]\] flowers train: error: .*zz-truncated.png" "$work/crash.out" || { fail "crash: no [rank r] message"; tail -15 "$work/crash.out"; }
 # the whole run, start-up included, within the 10 s allowed after the failure
 [ "$took" -le 10 ] || fail "crash: took ${took}s"
 
