@@ -2,6 +2,8 @@
 // every rank can compute by hand (rank-dependent inputs, sums of 0..size-1).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "common/expect_error.h"
 #include "dist/communicator.h"
 #include "dist_test_util.h"
@@ -87,5 +89,39 @@ TEST(Communicator, LaunchDetectionReadsOpenMpisVariables) {
   }
 }
 
+}  // namespace
+}  // namespace sepal
+
+namespace sepal {
+namespace {
+// The launchers' variables: Open MPI's first, then PMIx, then MPICH/Hydra's PMI; nothing (or a
+// rank outside the size) is no launcher. Run as one process only (mpirun sets its own).
+TEST(LaunchDetection, ReadsEachLaunchersVariables) {
+  if (test_comm().size() > 1 || std::getenv("OMPI_COMM_WORLD_SIZE")) GTEST_SKIP() << "launched by mpirun";
+  const char* names[] = {"PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID", "MPI_LOCALNRANKS", "PMIX_RANK", "PMIX_SIZE"};
+  EXPECT_FALSE(dist::detect_launch().has_value());
+  ::setenv("PMI_RANK", "3", 1);
+  ::setenv("PMI_SIZE", "4", 1);
+  ::setenv("MPI_LOCALRANKID", "1", 1);
+  ::setenv("MPI_LOCALNRANKS", "2", 1);
+  std::optional<dist::LaunchInfo> info = dist::detect_launch();
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->launcher, "PMI");
+  EXPECT_EQ(info->rank, 3);
+  EXPECT_EQ(info->size, 4);
+  EXPECT_EQ(info->local_rank, 1);
+  EXPECT_EQ(info->local_size, 2);
+  ::setenv("PMIX_RANK", "0", 1);
+  ::setenv("PMIX_SIZE", "2", 1);
+  info = dist::detect_launch();
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->launcher, "PMIx");
+  EXPECT_EQ(info->size, 2);
+  ::setenv("PMIX_RANK", "2", 1);  // outside the size: not this launcher; PMI's again
+  EXPECT_EQ(dist::detect_launch()->launcher, "PMI");
+  ::setenv("PMI_SIZE", "x", 1);
+  EXPECT_FALSE(dist::detect_launch().has_value());
+  for (const char* n : names) ::unsetenv(n);
+}
 }  // namespace
 }  // namespace sepal
