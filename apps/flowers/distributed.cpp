@@ -78,7 +78,9 @@ std::string Job::describe() const {
 }
 
 void silence_other_ranks(const Job& job) {
-  if (job.root()) return;
+  static bool silenced = false;  // once: a second dup would keep /dev/null as the "real" stderr
+  if (job.root() || silenced) return;
+  silenced = true;
   std::fflush(stdout);
   std::fflush(stderr);
   real_stderr = ::dup(2);
