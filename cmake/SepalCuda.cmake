@@ -16,6 +16,20 @@ if(NOT SEPAL_CUDA STREQUAL "OFF")
   endif()
 endif()
 
+# Appends to the list `hints_var` the folder of Python's nvidia.<module> wheel (nvidia-cudnn-cu13,
+# nvidia-nccl-cu13, ...: include/ and lib/ inside), when Python finds it.
+function(sepal_append_wheel_dir module hints_var)
+  find_package(Python3 COMPONENTS Interpreter QUIET)
+  if(Python3_Interpreter_FOUND)
+    execute_process(
+      COMMAND ${Python3_EXECUTABLE} -c "import nvidia.${module} as m; print(list(m.__path__)[0])"
+      OUTPUT_VARIABLE _dir OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+    if(_dir)
+      set(${hints_var} ${${hints_var}} ${_dir} PARENT_SCOPE)
+    endif()
+  endif()
+endfunction()
+
 if(SEPAL_WITH_CUDA)
   set(SEPAL_CUDA_ARCHS "90" CACHE STRING "CUDA architectures to build for")
   set(CMAKE_CUDA_ARCHITECTURES ${SEPAL_CUDA_ARCHS})
@@ -33,15 +47,7 @@ if(SEPAL_WITH_CUDA)
 
   # cuDNN: toolkit, CUDNN_ROOT, then pip wheels (nvidia/cudnn/{include,lib}).
   set(_cudnn_hints ${CUDNN_ROOT} $ENV{CUDNN_ROOT} ${CUDAToolkit_LIBRARY_ROOT})
-  find_package(Python3 COMPONENTS Interpreter QUIET)
-  if(Python3_Interpreter_FOUND)
-    execute_process(
-      COMMAND ${Python3_EXECUTABLE} -c "import nvidia.cudnn, os; print(os.path.dirname(nvidia.cudnn.__file__))"
-      OUTPUT_VARIABLE _wheel_cudnn OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
-    if(_wheel_cudnn)
-      list(APPEND _cudnn_hints ${_wheel_cudnn})
-    endif()
-  endif()
+  sepal_append_wheel_dir(cudnn _cudnn_hints)
   find_path(SEPAL_CUDNN_INCLUDE cudnn.h HINTS ${_cudnn_hints} ${CUDAToolkit_INCLUDE_DIRS} PATH_SUFFIXES include)
   find_library(SEPAL_CUDNN_LIBRARY NAMES cudnn libcudnn.so.9 HINTS ${_cudnn_hints} ${CUDAToolkit_LIBRARY_DIR}
                PATH_SUFFIXES lib lib64)

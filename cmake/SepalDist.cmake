@@ -23,15 +23,7 @@ endif()
 set(SEPAL_WITH_NCCL OFF)
 if(NOT SEPAL_NCCL STREQUAL "OFF" AND SEPAL_WITH_CUDA AND SEPAL_WITH_MPI)
   set(_nccl_hints ${NCCL_ROOT} $ENV{NCCL_ROOT} ${CUDAToolkit_LIBRARY_ROOT})
-  find_package(Python3 COMPONENTS Interpreter QUIET)
-  if(Python3_Interpreter_FOUND)
-    execute_process(
-      COMMAND ${Python3_EXECUTABLE} -c "import nvidia.nccl, os; print(list(nvidia.nccl.__path__)[0])"
-      OUTPUT_VARIABLE _wheel_nccl OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
-    if(_wheel_nccl)
-      list(APPEND _nccl_hints ${_wheel_nccl})
-    endif()
-  endif()
+  sepal_append_wheel_dir(nccl _nccl_hints)  # cmake/SepalCuda.cmake
   find_path(SEPAL_NCCL_INCLUDE nccl.h HINTS ${_nccl_hints} ${CUDAToolkit_INCLUDE_DIRS} PATH_SUFFIXES include)
   find_library(SEPAL_NCCL_LIBRARY NAMES nccl libnccl.so.2 HINTS ${_nccl_hints} ${CUDAToolkit_LIBRARY_DIR}
                PATH_SUFFIXES lib lib64)

@@ -26,10 +26,11 @@ std::vector<int64_t> predictions(const Tensor& scores) {
 }
 }  // namespace
 
-Tensor forward_loss(sepal::nn::Module& model, const sepal::data::Batch& batch, Tensor* log_probs) {
+Tensor forward_loss(sepal::nn::Module& model, const sepal::data::Batch& batch, Tensor* log_probs,
+                    sepal::Reduction reduction) {
   *log_probs = model(batch.images);
   const sepal::profile::Scope scope("loss");
-  return sepal::nn::NLLLoss()(*log_probs, batch.labels);
+  return sepal::nn::NLLLoss(reduction)(*log_probs, batch.labels);
 }
 
 void backward_step(const Tensor& loss, sepal::optim::Optimizer& opt) {
@@ -51,9 +52,8 @@ TrainPhase train_phase(sepal::nn::Module& model, sepal::data::DataLoader& loader
     Tensor loss_sum;
     int64_t correct = 0;
     if (n > 0) {
-      Tensor log_probs = model(batch->images);
-      const sepal::profile::Scope scope("loss");
-      loss_sum = sepal::nn::NLLLoss(sepal::Reduction::Sum)(log_probs, batch->labels);
+      Tensor log_probs;
+      loss_sum = forward_loss(model, *batch, &log_probs, sepal::Reduction::Sum);
       correct = sepal::nn::count_correct(log_probs.detach(), batch->labels);
     } else if (dp.sync_bn()) {  // an empty shard joins the BatchNorm layers' collectives
       dp.placeholder_batch(true);

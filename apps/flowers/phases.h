@@ -27,9 +27,10 @@ struct TrainPhase {
   std::string message;
 };
 
-// The forward pass and the NLLLoss of one batch (the loss booked under "loss" in a profile);
-// *log_probs receives the model's output.
-sepal::Tensor forward_loss(sepal::nn::Module& model, const sepal::data::Batch& batch, sepal::Tensor* log_probs);
+// The forward pass and the NLLLoss of one batch (the loss booked under "loss" in a profile), its
+// mean or (the train phase's exact averaging) its sum; *log_probs receives the model's output.
+sepal::Tensor forward_loss(sepal::nn::Module& model, const sepal::data::Batch& batch, sepal::Tensor* log_probs,
+                           sepal::Reduction reduction = sepal::Reduction::Mean);
 // The backward pass of `loss`, the optimizer's step and zero_grad.
 void backward_step(const sepal::Tensor& loss, sepal::optim::Optimizer& opt);
 

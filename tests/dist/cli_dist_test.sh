@@ -13,22 +13,7 @@ flowers=${1:?usage: cli_dist_test.sh flowers compare_checkpoints mpirun [flags]}
 compare=${2:?}
 shift 2
 mpirun=("$@")
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { echo "ok: $*"; }
-# run NAME EXPECTED_STATUS CMD...
-run() {
-  local name=$1 want=$2; shift 2
-  "$@" > "$work/$name.out" 2>&1
-  local got=$?
-  if [ "$got" -ne "$want" ]; then
-    fail "$name: exit $got, expected $want"; sed 's/^/    /' "$work/$name.out" | tail -25
-    return 1
-  fi
-  pass "$name"
-}
+source "$(dirname "$0")/../common/cli_lib.sh"
 # same NAME A B MAX_REL: the checkpoints' parameters agree within MAX_REL relative
 same() {
   if "$compare" "$2" "$3" --params-only "$4" > "$work/cmp.out" 2>&1; then pass "$1: $(cat "$work/cmp.out")"

@@ -7,26 +7,7 @@ set -uo pipefail
 # other tests run in parallel under ctest -j: OpenMP threads must not spin-wait on a busy core
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 flowers=${1:?usage: cli_test.sh path/to/flowers}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-pass() { echo "ok: $*"; }
-
-# run NAME EXPECTED_STATUS CMD...: runs CMD, keeps its output in $work/NAME.out
-run() {
-  local name=$1 want=$2; shift 2
-  "$@" > "$work/$name.out" 2>&1
-  local got=$?
-  if [ "$got" -ne "$want" ]; then
-    fail "$name: exit $got, expected $want"; sed 's/^/    /' "$work/$name.out" | tail -25
-    return 1
-  fi
-  pass "$name"
-}
-expect() {  # expect NAME PATTERN: the output of NAME matches PATTERN (grep -E)
-  grep -Eqi -- "$2" "$work/$1.out" || { fail "$1: output lacks /$2/"; sed 's/^/    /' "$work/$1.out" | tail -15; }
-}
+source "$(dirname "$0")/../common/cli_lib.sh"
 one_line_error() {  # the command failed with exactly one line on stderr
   local lines; lines=$("${@:2}" 2>&1 >/dev/null | wc -l)
   [ "$lines" -eq 1 ] || fail "$1: $lines lines on stderr, expected one"
